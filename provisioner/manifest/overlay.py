@@ -64,9 +64,15 @@ def _merge_named(base: Node, over: Node, path: tuple[str, ...], problems: list[D
     for item in over.value:
         name = _item_name(item)
         if name is None:
-            problems.append(Diagnostic(
-                "an overlay item of a named list needs a `name`", _dotted(path), item.pos,
-                "name the item it overrides or adds: `- name: hello`", code="overlay"))
+            problems.append(
+                Diagnostic(
+                    "an overlay item of a named list needs a `name`",
+                    _dotted(path),
+                    item.pos,
+                    "name the item it overrides or adds: `- name: hello`",
+                    code="overlay",
+                )
+            )
             continue
         if name in index:
             result = merge(merged[index[name]], item, (*path, name), problems)
@@ -91,15 +97,26 @@ def merge(base: Node | None, over: Node, path: tuple[str, ...], problems: list[D
     if isinstance(over.value, dict) and PATCH_KEY in over.value:
         if over.value[PATCH_KEY].value == "delete":
             return None
-        problems.append(Diagnostic(
-            f"unknown `$patch` directive {over.value[PATCH_KEY].value!r}", _dotted((*path, PATCH_KEY)),
-            over.value[PATCH_KEY].pos, "the only directive is `$patch: delete`", code="overlay"))
+        problems.append(
+            Diagnostic(
+                f"unknown `$patch` directive {over.value[PATCH_KEY].value!r}",
+                _dotted((*path, PATCH_KEY)),
+                over.value[PATCH_KEY].pos,
+                "the only directive is `$patch: delete`",
+                code="overlay",
+            )
+        )
         return base
     if _kind(base) != _kind(over):
-        problems.append(Diagnostic(
-            f"the overlay sets a {_kind(over)} where the base has a {_kind(base)} (at {base.pos})",
-            _dotted(path), over.pos, f"write a {_kind(base)} here, or set it to null first to replace the whole value",
-            code="overlay"))
+        problems.append(
+            Diagnostic(
+                f"the overlay sets a {_kind(over)} where the base has a {_kind(base)} (at {base.pos})",
+                _dotted(path),
+                over.pos,
+                f"write a {_kind(base)} here, or set it to null first to replace the whole value",
+                code="overlay",
+            )
+        )
         return base
     if isinstance(base.value, dict) and isinstance(over.value, dict):
         result: dict[str, Node] = dict(base.value)

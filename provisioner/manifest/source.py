@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
+from typing import Protocol, Union
 
 import yaml
 
@@ -42,6 +42,14 @@ _YAML11_UNDERSCORE = re.compile(r"^[-+]?(?:[0-9][0-9_]*_[0-9_]*)(?:\.[0-9_]*)?$"
 _YAML11_SEXAGESIMAL = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
 
 
+class Mark(Protocol):
+    """A libyaml position (0-based); both PyYAML's pure and C marks fit."""
+
+    line: int
+    column: int
+    index: int
+
+
 @dataclass(slots=True, eq=False)
 class Node:
     """A value from the manifest and where it was written.
@@ -65,30 +73,27 @@ class Node:
             return [v.to_plain() for v in value]
         return value
 
-    def at(self, loc: tuple[str | int, ...]) -> Node | None:
-        """The deepest node along `loc` (keys and list indexes); None when the first step is missing."""
-        node: Node | None = self
+    def find(self, loc: tuple[str | int, ...]) -> Node | None:
+        """The node at `loc` (keys and list indexes), or None when the document does not spell it out."""
+        node = self
         for step in loc:
-            if node is None:
+            value = node.value
+            if isinstance(value, dict) and isinstance(step, str) and step in value:
+                node = value[step]
+            elif isinstance(value, list) and isinstance(step, int) and 0 <= step < len(value):
+                node = value[step]
+            else:
                 return None
-            child: Node | None = None
-            if isinstance(node.value, dict) and isinstance(step, str):
-                child = node.value.get(step)
-            elif isinstance(node.value, list) and isinstance(step, int) and 0 <= step < len(node.value):
-                child = node.value[step]
-            if child is None:
-                return node
-            node = child
         return node
 
 
-def _position(file: str, mark: yaml.Mark | None) -> Position:
+def _position(file: str, mark: Mark | None) -> Position:
     if mark is None:
         return Position(file, 1, 1)
     return Position(file, mark.line + 1, mark.column + 1)
 
 
-def _problem(file: str, mark: yaml.Mark | None, message: str, hint: str = "", path: str = "") -> ManifestError:
+def _problem(file: str, mark: Mark | None, message: str, hint: str = "", path: str = "") -> ManifestError:
     return ManifestError([Diagnostic(message, path, _position(file, mark), hint, code="yaml")])
 
 
@@ -134,7 +139,7 @@ class _Composer:
         self.anchors: dict[str, tuple[Node, int]] = {}
         self.expanded = 0
 
-    def pos(self, mark: yaml.Mark | None) -> Position:
+    def pos(self, mark: Mark | None) -> Position:
         return _position(self.file, mark)
 
     def compose(self, events: list[yaml.Event], start: int) -> tuple[Node, int, int]:
@@ -143,14 +148,21 @@ class _Composer:
         if isinstance(event, yaml.AliasEvent):
             anchor = str(event.anchor)
             if anchor not in self.anchors:
-                raise _problem(self.file, event.start_mark, f"alias *{anchor} refers to no finished anchor",
-                               "define `&" + anchor + "` before using it, and not inside itself")
+                raise _problem(
+                    self.file,
+                    event.start_mark,
+                    f"alias *{anchor} refers to no finished anchor",
+                    "define `&" + anchor + "` before using it, and not inside itself",
+                )
             node, size = self.anchors[anchor]
             self.expanded += size
             if self.expanded > MAX_NODES:
-                raise _problem(self.file, event.start_mark,
-                               f"aliases expand the document past {MAX_NODES:,} nodes",
-                               "anchors and aliases may repeat a value, not multiply the document; write it out")
+                raise _problem(
+                    self.file,
+                    event.start_mark,
+                    f"aliases expand the document past {MAX_NODES:,} nodes",
+                    "anchors and aliases may repeat a value, not multiply the document; write it out",
+                )
             return node, start + 1, size
         tag = getattr(event, "tag", None)
         if isinstance(event, yaml.ScalarEvent):
@@ -172,20 +184,21 @@ class _Composer:
         else:  # pragma: no cover - libyaml guarantees well-formed event streams
             raise _problem(self.file, event.start_mark, f"unexpected YAML event {type(event).__name__}")
         self.expanded += 1
-        anchor = getattr(event, "anchor", None)
-        if anchor is not None:
-            self.anchors[str(anchor)] = (node, size)
+        defined = getattr(event, "anchor", None)
+        if defined is not None:
+            self.anchors[str(defined)] = (node, size)
         return node, nxt, size
 
-    def check_tag(self, tag: str | None, default: str, mark: yaml.Mark | None) -> None:
+    def check_tag(self, tag: str | None, default: str, mark: Mark | None) -> None:
         if tag not in (None, "!", default):
             raise _problem(self.file, mark, f"YAML tag {tag} is not supported", "remove the tag; koyalite.yaml is plain data")
 
     def scalar(self, event: yaml.ScalarEvent) -> Node:
         tag, text = event.tag, str(event.value)
         if tag not in (None, "!", _STR):
-            raise _problem(self.file, event.start_mark, f"YAML tag {tag} is not supported",
-                           "remove the tag; quote the value if you mean a string")
+            raise _problem(
+                self.file, event.start_mark, f"YAML tag {tag} is not supported", "remove the tag; quote the value if you mean a string"
+            )
         pos = self.pos(event.start_mark)
         if tag is not None or event.style not in (None, ""):
             return Node(text, pos)
@@ -203,21 +216,33 @@ class _Composer:
         while not isinstance(events[i], yaml.MappingEndEvent):
             key_event = events[i]
             if not isinstance(key_event, yaml.ScalarEvent):
-                raise _problem(self.file, key_event.start_mark, "mapping keys must be plain strings",
-                               "use a string key; lists and mappings cannot be keys")
+                raise _problem(
+                    self.file,
+                    key_event.start_mark,
+                    "mapping keys must be plain strings",
+                    "use a string key; lists and mappings cannot be keys",
+                )
             key_node = self.scalar(key_event)
             key = key_node.value
             if key_event.value == "<<" and key_event.style in (None, ""):
-                raise _problem(self.file, key_event.start_mark, "YAML merge keys (`<<`) are not supported",
-                               "write the values out, or put differences in an environment overlay")
+                raise _problem(
+                    self.file,
+                    key_event.start_mark,
+                    "YAML merge keys (`<<`) are not supported",
+                    "write the values out, or put differences in an environment overlay",
+                )
             if not isinstance(key, str):
-                raise _problem(self.file, key_event.start_mark,
-                               f"mapping key `{key_event.value}` is not a string",
-                               f"quote it: '{key_event.value}'")
+                raise _problem(
+                    self.file, key_event.start_mark, f"mapping key `{key_event.value}` is not a string", f"quote it: '{key_event.value}'"
+                )
             if key in values:
                 first = values[key].key_pos
-                raise _problem(self.file, key_event.start_mark, f"duplicate key `{key}` (first defined at {first})",
-                               "remove one of them; YAML keeps only the last and hides the first")
+                raise _problem(
+                    self.file,
+                    key_event.start_mark,
+                    f"duplicate key `{key}` (first defined at {first})",
+                    "remove one of them; YAML keeps only the last and hides the first",
+                )
             shared = isinstance(events[i + 1], yaml.AliasEvent)
             child, i, child_size = self.compose(events, i + 1)
             if shared:  # an alias shares its anchor's node: this occurrence gets its own key position
@@ -240,9 +265,17 @@ def _decode(data: bytes, file: str) -> str:
         before = data[: exc.start].decode("utf-8", errors="replace")
         line = before.count("\n") + 1
         column = len(before) - (before.rfind("\n") + 1) + 1
-        raise ManifestError([Diagnostic(
-            f"byte 0x{data[exc.start]:02x} is not valid UTF-8", "", Position(file, line, column),
-            "save the file as UTF-8", code="yaml")]) from None
+        raise ManifestError(
+            [
+                Diagnostic(
+                    f"byte 0x{data[exc.start]:02x} is not valid UTF-8",
+                    "",
+                    Position(file, line, column),
+                    "save the file as UTF-8",
+                    code="yaml",
+                )
+            ]
+        ) from None
 
 
 def _yaml_error(exc: yaml.MarkedYAMLError, text: str, file: str) -> ManifestError:
@@ -269,17 +302,29 @@ def parse(text: str, file: str) -> Node:
     if not starts:
         raise _problem(file, None, "the manifest is empty", "start from `koyalite init`, or see the README")
     if len(starts) > 1:
-        raise _problem(file, events[starts[1]].start_mark, "the file holds more than one YAML document",
-                       "keep one document; put per-environment differences under `environments`")
+        raise _problem(
+            file,
+            events[starts[1]].start_mark,
+            "the file holds more than one YAML document",
+            "keep one document; put per-environment differences under `environments`",
+        )
     first = events[starts[0] + 1]
     if isinstance(first, yaml.DocumentEndEvent):
         raise _problem(file, None, "the manifest is empty", "start from `koyalite init`, or see the README")
     root, _, _ = _Composer(file).compose(events, starts[0] + 1)
     if not isinstance(root.value, dict):
         kind = "a list" if isinstance(root.value, list) else "a single value"
-        raise ManifestError([Diagnostic(f"the manifest must be a mapping, not {kind}", "", root.pos,
-                                        "start with `apiVersion: koyalite.dev/v1` and the project's sections",
-                                        code="yaml")])
+        raise ManifestError(
+            [
+                Diagnostic(
+                    f"the manifest must be a mapping, not {kind}",
+                    "",
+                    root.pos,
+                    "start with `apiVersion: koyalite.dev/v1` and the project's sections",
+                    code="yaml",
+                )
+            ]
+        )
     return root
 
 
@@ -289,10 +334,20 @@ def load(path: Path, display: str | None = None) -> Node:
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
-            raise _problem(file, None, f"the file is {size:,} bytes; the limit is {MAX_BYTES:,}",
-                           "split generated content out of the manifest")
+            raise _problem(
+                file, None, f"the file is {size:,} bytes; the limit is {MAX_BYTES:,}", "split generated content out of the manifest"
+            )
         data = path.read_bytes()
     except OSError as exc:
-        raise ManifestError([Diagnostic(f"cannot read the manifest: {exc.strerror}", "", Position(file, 1, 1),
-                                        "check the path, or run `koyalite init`", code="io")]) from None
+        raise ManifestError(
+            [
+                Diagnostic(
+                    f"cannot read the manifest: {exc.strerror}",
+                    "",
+                    Position(file, 1, 1),
+                    "check the path, or run `koyalite init`",
+                    code="io",
+                )
+            ]
+        ) from None
     return parse(_decode(data, file), file)

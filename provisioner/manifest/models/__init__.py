@@ -8,7 +8,25 @@ from provisioner.manifest.models.services import Service, Services, Workload
 from provisioner.manifest.models.workloads import CronJob, Function, Functions, Runtime, Webhook
 
 __all__ = [
-    "API_VERSION", "SECTIONS", "Consul", "CronJob", "Database", "Environment", "Features", "Filer", "Function",
-    "Functions", "Limits", "Manifest", "Policy", "Project", "Runtime", "Search", "Service", "Services", "Storage",
-    "Webhook", "Workload",
+    "API_VERSION",
+    "SECTIONS",
+    "Consul",
+    "CronJob",
+    "Database",
+    "Environment",
+    "Features",
+    "Filer",
+    "Function",
+    "Functions",
+    "Limits",
+    "Manifest",
+    "Policy",
+    "Project",
+    "Runtime",
+    "Search",
+    "Service",
+    "Services",
+    "Storage",
+    "Webhook",
+    "Workload",
 ]

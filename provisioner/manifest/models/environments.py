@@ -12,7 +12,9 @@ from provisioner.manifest.models.types import DnsLabel, Hostname
 SECTIONS = ("project", "features", "limits", "services", "database", "storage", "search", "functions", "cron", "webhooks")
 """Top-level sections an environment may override."""
 
-_OVERRIDE = "Partial override, merged over the base section (mappings merge, lists and scalars replace, named lists merge by name, null deletes)."
+_OVERRIDE = (
+    "Partial override, merged over the base section (mappings merge, lists and scalars replace, named lists merge by name, null deletes)."
+)
 
 
 class Tls(Model):
@@ -37,7 +39,8 @@ class KubernetesTarget(Model):
     context: str | None = Field(None, description="kubeconfig context; the current context when unset.")
     storage_class: DnsLabel | None = Field(None, description="Default StorageClass for every volume claim.")
     region_label: Annotated[str, Field(pattern=r"^[a-z0-9./-]+$")] = Field(
-        "topology.kubernetes.io/region", description="Node label holding a node's region.")
+        "topology.kubernetes.io/region", description="Node label holding a node's region."
+    )
     ingress: Ingress | None = Field(None, description="Ingress; no public entry point when unset.")
 
 
@@ -45,9 +48,11 @@ class DockerTarget(Model):
     """Settings of a Docker environment."""
 
     host: Annotated[str, Field(pattern=r"^(unix|tcp|ssh)://[^\s]+$")] | None = Field(
-        None, description="Docker daemon address; DOCKER_HOST or the local socket when unset.")
+        None, description="Docker daemon address; DOCKER_HOST or the local socket when unset."
+    )
     publish: dict[DnsLabel, Annotated[int, Field(ge=1, le=65535)]] = Field(
-        default_factory=lambda: {"api": 8000, "studio": 3000}, description="Roles published on the host: role -> host port.")
+        default_factory=lambda: {"api": 8000, "studio": 3000}, description="Roles published on the host: role -> host port."
+    )
     bind: Annotated[str, Field(pattern=r"^[0-9a-f.:]+$")] = Field("127.0.0.1", description="Host address published ports bind to.")
 
 
@@ -65,7 +70,9 @@ class Environment(Model):
     """One deployment of the project: dev, staging, prod or any name."""
 
     target: Literal["docker", "kubernetes"] = Field(description="Where it deploys.")
-    protect: bool = Field(False, description="A production-like environment: stricter policy, Pulumi protect on stateful resources, guarded destroy.")
+    protect: bool = Field(
+        False, description="A production-like environment: stricter policy, Pulumi protect on stateful resources, guarded destroy."
+    )
     policy: Policy = Field(default_factory=Policy, description="Policy toggles.")
     kubernetes: KubernetesTarget | None = Field(None, description="Kubernetes settings (target kubernetes only).")
     docker: DockerTarget | None = Field(None, description="Docker settings (target docker only).")

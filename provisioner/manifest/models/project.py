@@ -21,22 +21,27 @@ class Project(Model):
     """The project: its name, public domain, regions and the KoyaLite release it runs."""
 
     name: DnsLabel = Field(description="Project name; prefixes every object the provisioner creates.", examples=["acme"])
-    domain: Hostname | None = Field(None, description="Public domain; the ingress serves the API, Studio and functions under it.",
-                                    examples=["acme.example.com"])
-    regions: list[DnsLabel] = Field(["local"], min_length=1, description="Regions the project runs in; the first is the default.",
-                                    examples=[["fra", "iad"]])
+    domain: Hostname | None = Field(
+        None, description="Public domain; the ingress serves the API, Studio and functions under it.", examples=["acme.example.com"]
+    )
+    regions: list[DnsLabel] = Field(
+        ["local"], min_length=1, description="Regions the project runs in; the first is the default.", examples=[["fra", "iad"]]
+    )
     release: Annotated[str, Field(pattern=RELEASE)] = Field(
-        description="KoyaLite release: the image tag of every service unless a service pins its own.", examples=["1.4.0"])
+        description="KoyaLite release: the image tag of every service unless a service pins its own.", examples=["1.4.0"]
+    )
     registry: Annotated[str, Field(pattern=IMAGE_REGISTRY)] = Field(
-        "koyalite", description="Image registry and namespace the service images are pulled from.", examples=["ghcr.io/acme"])
+        "koyalite", description="Image registry and namespace the service images are pulled from.", examples=["ghcr.io/acme"]
+    )
 
     @model_validator(mode="after")
     def _unique_regions(self) -> Project:
         seen: set[str] = set()
         for region in self.regions:
             if region in seen:
-                raise PydanticCustomError("koyalite", "region '{region}' is listed twice",
-                                          {"region": region, "hint": "list each region once"})
+                raise PydanticCustomError(
+                    "koyalite", "region '{region}' is listed twice", {"region": region, "hint": "list each region once"}
+                )
             seen.add(region)
         return self
 
@@ -44,10 +49,13 @@ class Project(Model):
 class Features(Model):
     """Feature flags. Known flags switch parts of the stack; `experimental.*` and `enterprise.*` pass through to the services."""
 
-    model_config = Model.model_config | {"extra": "allow", "json_schema_extra": {
-        "patternProperties": {NAMESPACED_FLAG: {"type": "boolean", "description": "A namespaced experimental or enterprise flag."}},
-        "additionalProperties": False,
-    }}
+    model_config = Model.model_config | {
+        "extra": "allow",
+        "json_schema_extra": {
+            "patternProperties": {NAMESPACED_FLAG: {"type": "boolean", "description": "A namespaced experimental or enterprise flag."}},
+            "additionalProperties": False,
+        },
+    }
 
     edge_functions: bool = Field(True, description="Deploy the Deno edge runtime and the project's functions.")
     storage: bool = Field(True, description="Deploy SeaweedFS object storage (masters, volume servers, filer, S3 gateway).")
@@ -63,8 +71,9 @@ class Features(Model):
             if not _NAMESPACED_FLAG.match(key):
                 raise PydanticCustomError("extra_forbidden", "Extra inputs are not permitted", {"key": key})
             if not isinstance(value, bool):
-                raise PydanticCustomError("koyalite", "flag '{key}' must be true or false",
-                                          {"key": key, "hint": f"write `{key}: true` or `{key}: false`"})
+                raise PydanticCustomError(
+                    "koyalite", "flag '{key}' must be true or false", {"key": key, "hint": f"write `{key}: true` or `{key}: false`"}
+                )
         return self
 
     @property
@@ -92,8 +101,9 @@ class Limits(Model):
     max_functions: int = Field(100, ge=0, le=10_000, description="Most edge functions the project may define.")
     max_cron_jobs: int = Field(100, ge=0, le=10_000, description="Most cron jobs the project may define.")
     max_webhooks: int = Field(100, ge=0, le=10_000, description="Most webhooks the project may define.")
-    storage_quota: ByteQuantity | None = Field(None, description="Upper bound on all persistent volumes the environment claims; unset means no bound.",
-                                               examples=["500Gi"])
+    storage_quota: ByteQuantity | None = Field(
+        None, description="Upper bound on all persistent volumes the environment claims; unset means no bound.", examples=["500Gi"]
+    )
     max_db_size: ByteQuantity = Field("10Gi", description="Largest SQLite database the services accept; must fit the LiteFS volume.")
     max_upload_size: ByteQuantity = Field("50Mi", description="Largest object the storage API accepts in one upload.")
     rate_limit: RateLimit = Field(default_factory=RateLimit, description="API rate limit per client.")

@@ -28,7 +28,9 @@ class Resources(Model):
     """Requests reserve capacity on a node; limits cap what a container may use."""
 
     requests: ResourceAmounts = Field(default_factory=ResourceAmounts, description="Capacity reserved for each replica.")
-    limits: ResourceAmounts = Field(default_factory=ResourceAmounts, description="Most each replica may use; required in protected environments.")
+    limits: ResourceAmounts = Field(
+        default_factory=ResourceAmounts, description="Most each replica may use; required in protected environments."
+    )
 
 
 class Autoscale(Model):
@@ -41,8 +43,9 @@ class Autoscale(Model):
     @model_validator(mode="after")
     def _order(self) -> Autoscale:
         if self.min > self.max:
-            raise PydanticCustomError("koyalite", "autoscale min {min} is above max {max}",
-                                      {"min": self.min, "max": self.max, "hint": "set min <= max"})
+            raise PydanticCustomError(
+                "koyalite", "autoscale min {min} is above max {max}", {"min": self.min, "max": self.max, "hint": "set min <= max"}
+            )
         return self
 
 
@@ -59,18 +62,24 @@ class Workload(Model):
     """Settings every long-running workload has: image, scale, resources, configuration."""
 
     image: Annotated[str, Field(pattern=IMAGE)] | None = Field(
-        None, description="Image override (repository, optionally with :tag or @sha256 digest); defaults to <registry>/<service>.",
-        examples=["ghcr.io/acme/api:1.4.1"])
-    tag: Annotated[str, Field(pattern=TAG)] | None = Field(None, description="Image tag override; defaults to project.release.",
-                                                           examples=["1.4.1"])
+        None,
+        description="Image override (repository, optionally with :tag or @sha256 digest); defaults to <registry>/<service>.",
+        examples=["ghcr.io/acme/api:1.4.1"],
+    )
+    tag: Annotated[str, Field(pattern=TAG)] | None = Field(
+        None, description="Image tag override; defaults to project.release.", examples=["1.4.1"]
+    )
     replicas: int = Field(1, ge=0, le=1000, description="Replicas when autoscale is off, and the starting count when it is on.")
     resources: Resources = Field(default_factory=Resources, description="CPU and memory requests and limits per replica.")
     autoscale: Autoscale | None = Field(None, description="Scale between min and max replicas on CPU; off when unset.")
-    env: dict[EnvVarName, EnvValue] = Field(default_factory=dict, description="Plain configuration as environment variables; never secrets.",
-                                            examples=[{"LOG_LEVEL": "info"}])
-    secrets: dict[EnvVarName, SecretRef] = Field(default_factory=dict,
-                                                 description="Environment variables filled from named secrets: VARIABLE -> secret name.",
-                                                 examples=[{"JWT_SECRET": "jwt_secret"}])
+    env: dict[EnvVarName, EnvValue] = Field(
+        default_factory=dict, description="Plain configuration as environment variables; never secrets.", examples=[{"LOG_LEVEL": "info"}]
+    )
+    secrets: dict[EnvVarName, SecretRef] = Field(
+        default_factory=dict,
+        description="Environment variables filled from named secrets: VARIABLE -> secret name.",
+        examples=[{"JWT_SECRET": "jwt_secret"}],
+    )
 
 
 class Service(Workload):

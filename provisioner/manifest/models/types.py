@@ -25,8 +25,21 @@ _HTTP_PATH = re.compile(HTTP_PATH)
 HOSTNAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 _HOSTNAME = re.compile(HOSTNAME)
 
-_BYTE_UNITS = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
-               "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_BYTE_UNITS = {
+    "": 1,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "P": 10**15,
+    "E": 10**18,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
+}
 _LOOSE_BYTES = re.compile(r"^([0-9]+(?:\.[0-9]+)?)\s*([kKmMgGtTpP])(i?[bB]?)$")
 
 
@@ -38,7 +51,8 @@ def _dns_label(value: str) -> str:
     if len(value) > 63 or not _DNS_LABEL.match(value):
         suggestion = re.sub(r"[^a-z0-9-]+", "-", value.lower()).strip("-")[:63] or "name"
         raise PydanticCustomError(
-            "koyalite", "'{value}' is not a valid name",
+            "koyalite",
+            "'{value}' is not a valid name",
             {"value": value, "hint": f"use lowercase letters, digits and '-', starting with a letter, at most 63 characters: {suggestion}"},
         )
     return value
@@ -70,10 +84,13 @@ def _duration(value: str) -> str:
 def _secret_ref(value: str) -> str:
     if not _SECRET_REF.match(value):
         raise PydanticCustomError(
-            "koyalite", "{shown} is not a secret name; it looks like a secret value",
-            {"shown": "the value" if len(value) > 8 else repr(value),
-             "hint": "name the secret here (like jwt_secret) and set its value with "
-                     "`koyalite secrets set NAME --env ENV` or `pulumi config set --secret NAME`"},
+            "koyalite",
+            "{shown} is not a secret name; it looks like a secret value",
+            {
+                "shown": "the value" if len(value) > 8 else repr(value),
+                "hint": "name the secret here (like jwt_secret) and set its value with "
+                "`koyalite secrets set NAME --env ENV` or `pulumi config set --secret NAME`",
+            },
         )
     return value
 
@@ -100,13 +117,19 @@ def _schema(pattern: str, description: str, examples: list[Any]) -> WithJsonSche
     return WithJsonSchema({"type": "string", "pattern": pattern, "description": description, "examples": examples})
 
 
-DnsLabel = Annotated[str, AfterValidator(_dns_label),
-                     _schema(DNS_LABEL, "A DNS-1123 label: lowercase letters, digits and '-', at most 63 characters.", ["hello"])]
+DnsLabel = Annotated[
+    str,
+    AfterValidator(_dns_label),
+    _schema(DNS_LABEL, "A DNS-1123 label: lowercase letters, digits and '-', at most 63 characters.", ["hello"]),
+]
 CpuQuantity = Annotated[str, AfterValidator(_cpu), _schema(CPU, "A Kubernetes CPU quantity.", ["500m", "1"])]
 ByteQuantity = Annotated[str, AfterValidator(_bytes), _schema(BYTES, "A Kubernetes byte quantity.", ["512Mi", "10Gi"])]
 Duration = Annotated[str, AfterValidator(_duration), _schema(DURATION, "A duration: a whole number with ms, s, m or h.", ["30s", "5m"])]
-SecretRef = Annotated[str, AfterValidator(_secret_ref),
-                      _schema(SECRET_REF, "The name of a secret held in Pulumi stack config (never its value).", ["jwt_secret"])]
+SecretRef = Annotated[
+    str,
+    AfterValidator(_secret_ref),
+    _schema(SECRET_REF, "The name of a secret held in Pulumi stack config (never its value).", ["jwt_secret"]),
+]
 EnvVarName = Annotated[str, AfterValidator(_env_var), _schema(ENV_VAR, "An environment variable name.", ["LOG_LEVEL"])]
 HttpPath = Annotated[str, AfterValidator(_http_path), _schema(HTTP_PATH, "An absolute HTTP path.", ["/hello"])]
 Hostname = Annotated[str, AfterValidator(_hostname), _schema(HOSTNAME, "A DNS name.", ["acme.example.com"])]

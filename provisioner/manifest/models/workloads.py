@@ -27,7 +27,9 @@ class Runtime(Model):
     """The Deno edge runtime that serves every function."""
 
     image: Annotated[str, Field(pattern=r"^[^\s]+$")] | None = Field(None, description="Runtime image override.")
-    tag: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")] | None = Field(None, description="Runtime image tag override.")
+    tag: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")] | None = Field(
+        None, description="Runtime image tag override."
+    )
     replicas: int = Field(1, ge=0, le=1000, description="Runtime replicas.")
     resources: Resources = Field(default_factory=Resources, description="CPU and memory per runtime replica.")
     autoscale: Autoscale | None = Field(None, description="Scale the runtime on CPU; off when unset.")
@@ -40,9 +42,11 @@ class Function(Model):
 
     name: DnsLabel = Field(description="Function name; unique in the project.", examples=["hello"])
     entrypoint: Annotated[str, Field(pattern=ENTRYPOINT)] = Field(
-        description="Module path relative to the manifest's folder.", examples=["functions/hello/index.ts"])
-    routes: list[HttpPath] = Field(default_factory=list, description="Public routes under /functions/v1 served by this function.",
-                                   examples=[["/hello"]])
+        description="Module path relative to the manifest's folder.", examples=["functions/hello/index.ts"]
+    )
+    routes: list[HttpPath] = Field(
+        default_factory=list, description="Public routes under /functions/v1 served by this function.", examples=[["/hello"]]
+    )
     env: dict[EnvVarName, EnvValue] = Field(default_factory=dict, description="Plain configuration for this function.")
     secrets: dict[EnvVarName, SecretRef] = Field(default_factory=dict, description="Variables filled from named secrets.")
     timeout: Duration = Field("60s", description="Wall-clock limit per invocation.")
@@ -60,8 +64,7 @@ class CronJob(Model):
     """A schedule that calls a function or a URL."""
 
     name: DnsLabel = Field(description="Job name; unique in the project.", examples=["nightly-cleanup"])
-    schedule: str = Field(description="Five-field cron expression or @hourly/@daily/@weekly/@monthly/@yearly.",
-                          examples=["0 2 * * *"])
+    schedule: str = Field(description="Five-field cron expression or @hourly/@daily/@weekly/@monthly/@yearly.", examples=["0 2 * * *"])
     timezone: str = Field("UTC", description="IANA time zone the schedule is read in.", examples=["Europe/Berlin"])
     function: DnsLabel | None = Field(None, description="Function to call (one of function or url).", examples=["cleanup"])
     url: Annotated[str, Field(pattern=URL)] | None = Field(None, description="URL to POST to (one of function or url).")
@@ -71,8 +74,11 @@ class CronJob(Model):
     @model_validator(mode="after")
     def _target(self) -> CronJob:
         if (self.function is None) == (self.url is None):
-            raise PydanticCustomError("koyalite", "a cron job calls exactly one of function or url",
-                                      {"hint": "set `function: NAME` or `url: https://...`, not both"})
+            raise PydanticCustomError(
+                "koyalite",
+                "a cron job calls exactly one of function or url",
+                {"hint": "set `function: NAME` or `url: https://...`, not both"},
+            )
         return self
 
 
@@ -89,8 +95,9 @@ class Webhook(Model):
     """An outgoing HTTP call signed with a shared secret, sent when one of its events happens."""
 
     name: DnsLabel = Field(description="Webhook name; unique in the project.", examples=["signup"])
-    events: list[Annotated[str, Field(pattern=EVENT)]] = Field(min_length=1, description="Events from the catalog (docs/events.md).",
-                                                               examples=[["auth.user.created"]])
+    events: list[Annotated[str, Field(pattern=EVENT)]] = Field(
+        min_length=1, description="Events from the catalog (docs/events.md).", examples=[["auth.user.created"]]
+    )
     url: Annotated[str, Field(pattern=URL)] = Field(description="Receiver URL.", examples=["https://hooks.example.com/signup"])
     secret: SecretRef = Field(description="Secret used to sign each delivery (HMAC-SHA256).", examples=["webhook_key"])
     retry: Retry = Field(default_factory=Retry, description="Retry policy.")

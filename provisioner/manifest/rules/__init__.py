@@ -34,16 +34,7 @@ class Context:
 
     def written(self, loc: Loc) -> bool:
         """Whether the manifest (after the overlay) spells out the value at `loc`."""
-        node = self.source
-        for step in loc:
-            value = node.value
-            if isinstance(value, dict) and isinstance(step, str) and step in value:
-                node = value[step]
-            elif isinstance(value, list) and isinstance(step, int) and 0 <= step < len(value):
-                node = value[step]
-            else:
-                return False
-        return True
+        return self.source.find(loc) is not None
 
     def _at(self, loc: Loc, message: str, hint: str, severity: Severity, code: str) -> Diagnostic:
         path, node = path_of(self.source, loc, keep_missing=True)
@@ -88,5 +79,19 @@ from provisioner.manifest.rules import (  # noqa: E402
     targets,
 )
 
-__all__ = ["RULES", "Context", "Rule", "dataplane", "features", "limits", "naming", "policy", "references", "rule",
-           "run", "schedules", "secrets", "targets"]
+__all__ = [
+    "RULES",
+    "Context",
+    "Rule",
+    "dataplane",
+    "features",
+    "limits",
+    "naming",
+    "policy",
+    "references",
+    "rule",
+    "run",
+    "schedules",
+    "secrets",
+    "targets",
+]

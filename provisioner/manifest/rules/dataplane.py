@@ -38,22 +38,29 @@ def seaweedfs(ctx: Context) -> Iterator[Diagnostic]:
         return
     s = m.storage
     if s.masters % 2 == 0:
-        yield ctx.error(("storage", "masters"), f"{s.masters} masters cannot hold a Raft majority safely",
-                        f"use an odd number: {s.masters - 1} or {s.masters + 1}")
+        yield ctx.error(
+            ("storage", "masters"),
+            f"{s.masters} masters cannot hold a Raft majority safely",
+            f"use an odd number: {s.masters - 1} or {s.masters + 1}",
+        )
     regions = 1 if ctx.target == "docker" else len(m.project.regions)
     problem = replication_problem(s.replication, s.volume_servers, regions, s.racks)
     if problem:
         where = " (a docker environment is one host: one region)" if ctx.target == "docker" and len(m.project.regions) > 1 else ""
-        yield ctx.error(("storage", "replication"),
-                        f"replication {s.replication} {problem}{where}",
-                        f"with {s.volume_servers} volume server(s) over {regions} region(s) and {s.racks} rack(s), "
-                        "add volume servers or racks, or lower the replication")
+        yield ctx.error(
+            ("storage", "replication"),
+            f"replication {s.replication} {problem}{where}",
+            f"with {s.volume_servers} volume server(s) over {regions} region(s) and {s.racks} rack(s), "
+            "add volume servers or racks, or lower the replication",
+        )
 
 
 @rule
 def weaviate(ctx: Context) -> Iterator[Diagnostic]:
     m = ctx.manifest
     if m.features.search and m.search.replication_factor > m.search.replicas:
-        yield ctx.error(("search", "replication_factor"),
-                        f"replication factor {m.search.replication_factor} is above the {m.search.replicas} Weaviate replica(s)",
-                        f"raise search.replicas to {m.search.replication_factor}, or lower the factor")
+        yield ctx.error(
+            ("search", "replication_factor"),
+            f"replication factor {m.search.replication_factor} is above the {m.search.replicas} Weaviate replica(s)",
+            f"raise search.replicas to {m.search.replication_factor}, or lower the factor",
+        )

@@ -24,8 +24,9 @@ def disabled_sections(ctx: Context) -> Iterator[Diagnostic]:
     features = ctx.manifest.features
     for flag, loc in _SECTIONS:
         if not features.enabled(flag) and ctx.written(loc) and (loc[0] not in ("cron", "webhooks") or getattr(ctx.manifest, loc[0])):
-            yield ctx.warning(loc, f"ignored because features.{flag} is false",
-                              f"remove this section, or set `features.{flag}: true`", code="feature")
+            yield ctx.warning(
+                loc, f"ignored because features.{flag} is false", f"remove this section, or set `features.{flag}: true`", code="feature"
+            )
 
 
 @rule
@@ -35,5 +36,8 @@ def cron_needs_functions(ctx: Context) -> Iterator[Diagnostic]:
         return
     for i, job in enumerate(ctx.manifest.cron):
         if job.function is not None:
-            yield ctx.error(("cron", i, "function"), f"calls function `{job.function}`, but features.edge_functions is false",
-                            "enable edge_functions, or call a url")
+            yield ctx.error(
+                ("cron", i, "function"),
+                f"calls function `{job.function}`, but features.edge_functions is false",
+                "enable edge_functions, or call a url",
+            )

@@ -30,9 +30,11 @@ def claims(m: Manifest) -> list[tuple[str, int, int]]:
     found = [("LiteFS nodes", db.candidates + sum(db.replicas.values()), parse_bytes(db.volume))]
     if m.features.storage:
         s = m.storage
-        found += [("SeaweedFS masters", s.masters, parse_bytes(s.master_volume)),
-                  ("SeaweedFS volume servers", s.volume_servers, parse_bytes(s.volume)),
-                  ("SeaweedFS filers", s.filer.replicas, parse_bytes(s.filer.volume))]
+        found += [
+            ("SeaweedFS masters", s.masters, parse_bytes(s.master_volume)),
+            ("SeaweedFS volume servers", s.volume_servers, parse_bytes(s.volume)),
+            ("SeaweedFS filers", s.filer.replicas, parse_bytes(s.filer.volume)),
+        ]
     if m.features.search:
         found.append(("Weaviate nodes", m.search.replicas, parse_bytes(m.search.volume)))
     return found
@@ -47,8 +49,11 @@ def storage_quota(ctx: Context) -> Iterator[Diagnostic]:
     total = sum(count * each for _, count, each in parts)
     if total > parse_bytes(quota):
         breakdown = ", ".join(f"{what} {count}x{format_bytes(each)}" for what, count, each in parts if count)
-        yield ctx.error(("limits", "storage_quota"), f"volumes claim {format_bytes(total)}, above the quota of {quota}",
-                        f"{breakdown}; shrink them or raise the quota")
+        yield ctx.error(
+            ("limits", "storage_quota"),
+            f"volumes claim {format_bytes(total)}, above the quota of {quota}",
+            f"{breakdown}; shrink them or raise the quota",
+        )
 
 
 def _resources(m: Manifest) -> Iterator[tuple[Loc, Resources]]:
@@ -65,16 +70,23 @@ def requests_within_limits(ctx: Context) -> Iterator[Diagnostic]:
     for loc, res in _resources(ctx.manifest):
         req, lim = res.requests, res.limits
         if req.cpu and lim.cpu and parse_cpu(req.cpu) > parse_cpu(lim.cpu):
-            yield ctx.error((*loc, "requests", "cpu"), f"CPU request {req.cpu} is above the limit {lim.cpu}",
-                            "lower the request or raise the limit")
+            yield ctx.error(
+                (*loc, "requests", "cpu"), f"CPU request {req.cpu} is above the limit {lim.cpu}", "lower the request or raise the limit"
+            )
         if req.memory and lim.memory and parse_bytes(req.memory) > parse_bytes(lim.memory):
-            yield ctx.error((*loc, "requests", "memory"), f"memory request {req.memory} is above the limit {lim.memory}",
-                            "lower the request or raise the limit")
+            yield ctx.error(
+                (*loc, "requests", "memory"),
+                f"memory request {req.memory} is above the limit {lim.memory}",
+                "lower the request or raise the limit",
+            )
 
 
 @rule
 def database_size(ctx: Context) -> Iterator[Diagnostic]:
     m = ctx.manifest
     if parse_bytes(m.limits.max_db_size) > parse_bytes(m.database.volume):
-        yield ctx.error(("limits", "max_db_size"), f"{m.limits.max_db_size} does not fit the LiteFS volume of {m.database.volume}",
-                        "raise database.volume or lower limits.max_db_size")
+        yield ctx.error(
+            ("limits", "max_db_size"),
+            f"{m.limits.max_db_size} does not fit the LiteFS volume of {m.database.volume}",
+            "raise database.volume or lower limits.max_db_size",
+        )

@@ -32,5 +32,8 @@ def derived_names(ctx: Context) -> Iterator[Diagnostic]:
         if len(name) > limit and name not in seen:
             seen.add(name)
             over = len(name) - limit
-            yield ctx.error(loc, f"the {kind} name `{name}` is {len(name)} characters; the limit is {limit}",
-                            f"shorten this name (or the project or environment name) by {over} character{'s' if over > 1 else ''}")
+            yield ctx.error(
+                loc,
+                f"the {kind} name `{name}` is {len(name)} characters; the limit is {limit}",
+                f"shorten this name (or the project or environment name) by {over} character{'s' if over > 1 else ''}",
+            )

@@ -37,20 +37,23 @@ def pinned_images(ctx: Context) -> Iterator[Diagnostic]:
         return
     m = ctx.manifest
     workloads: list[tuple[Loc, str | None, str | None]] = [
-        (("services", name), getattr(m.services, name).image, getattr(m.services, name).tag) for name in enabled_services(m)]
+        (("services", name), getattr(m.services, name).image, getattr(m.services, name).tag) for name in enabled_services(m)
+    ]
     if m.features.edge_functions:
         workloads.append((("functions", "runtime"), m.functions.runtime.image, m.functions.runtime.tag))
     if m.project.release == "latest":
-        yield ctx.error(("project", "release"), f"release `latest` is not pinned in environment {ctx.environment}",
-                        "name a release such as 1.4.0")
+        yield ctx.error(
+            ("project", "release"), f"release `latest` is not pinned in environment {ctx.environment}", "name a release such as 1.4.0"
+        )
     for loc, image, tag in workloads:
         if image is None and tag is None:
             continue  # follows project.release, checked above
         pinned = image_tag(image, tag, m.project.release)
         where = (*loc, "image") if image is not None and tag is None else (*loc, "tag")
         if pinned is None or pinned == "latest":
-            yield ctx.error(where, f"image is not pinned to a release in environment {ctx.environment}",
-                            "add a tag such as :1.4.0 or a @sha256 digest")
+            yield ctx.error(
+                where, f"image is not pinned to a release in environment {ctx.environment}", "add a tag such as :1.4.0 or a @sha256 digest"
+            )
 
 
 @rule
@@ -59,14 +62,16 @@ def min_replicas(ctx: Context) -> Iterator[Diagnostic]:
     m = ctx.manifest
     workloads = [(("services", name), getattr(m.services, name)) for name in enabled_services(m)]
     if m.features.edge_functions:
-        workloads.append((("functions", "runtime"), m.functions.runtime))  # type: ignore[arg-type]
+        workloads.append((("functions", "runtime"), m.functions.runtime))
     for loc, workload in workloads:
         count = workload.autoscale.min if workload.autoscale else workload.replicas
         field = "autoscale" if workload.autoscale else "replicas"
         if count < floor:
-            yield ctx.error((*loc, field, "min") if workload.autoscale else (*loc, field),
-                            f"{count} replica{'s' if count != 1 else ''} in environment {ctx.environment}, which needs at least {floor}",
-                            f"set {field}{'.min' if workload.autoscale else ''}: {floor} or more")
+            yield ctx.error(
+                (*loc, field, "min") if workload.autoscale else (*loc, field),
+                f"{count} replica{'s' if count != 1 else ''} in environment {ctx.environment}, which needs at least {floor}",
+                f"set {field}{'.min' if workload.autoscale else ''}: {floor} or more",
+            )
 
 
 def _all_resources(m: Manifest) -> Iterator[tuple[Loc, Resources]]:
@@ -88,8 +93,11 @@ def resource_limits(ctx: Context) -> Iterator[Diagnostic]:
     for loc, res in _all_resources(ctx.manifest):
         missing = [k for k in ("cpu", "memory") if getattr(res.limits, k) is None]
         if missing:
-            yield ctx.error(loc, f"no {' or '.join(missing)} limit in environment {ctx.environment}",
-                            f"set limits: {{{', '.join(f'{k}: ...' for k in missing)}}}")
+            yield ctx.error(
+                loc,
+                f"no {' or '.join(missing)} limit in environment {ctx.environment}",
+                f"set limits: {{{', '.join(f'{k}: ...' for k in missing)}}}",
+            )
 
 
 @rule
@@ -100,8 +108,11 @@ def ingress_tls(ctx: Context) -> Iterator[Diagnostic]:
     base: Loc = ("environments", ctx.environment, "kubernetes")
     ingress = s.kubernetes.ingress if s.kubernetes else None
     if ingress is not None and ingress.tls is None:
-        yield ctx.error((*base, "ingress"), f"the ingress of environment {ctx.environment} has no TLS",
-                        "add `tls: {issuer: letsencrypt}` or `tls: {secret: NAME}`")
+        yield ctx.error(
+            (*base, "ingress"),
+            f"the ingress of environment {ctx.environment} has no TLS",
+            "add `tls: {issuer: letsencrypt}` or `tls: {secret: NAME}`",
+        )
 
 
 @rule
@@ -111,5 +122,8 @@ def experimental_flags(ctx: Context) -> Iterator[Diagnostic]:
         return
     for flag, on in ctx.manifest.features.namespaced.items():
         if on and flag.startswith("experimental."):
-            yield ctx.error(("features", flag), f"experimental flag on in protected environment {ctx.environment}",
-                            f"turn it off here, or set environments.{ctx.environment}.policy.allow_experimental: true")
+            yield ctx.error(
+                ("features", flag),
+                f"experimental flag on in protected environment {ctx.environment}",
+                f"turn it off here, or set environments.{ctx.environment}.policy.allow_experimental: true",
+            )

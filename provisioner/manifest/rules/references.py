@@ -38,8 +38,11 @@ def routes(ctx: Context) -> Iterator[Diagnostic]:
     for i, fn in enumerate(ctx.manifest.functions.items):
         for j, route in enumerate(fn.routes):
             if route in owner:
-                yield ctx.error(("functions", "items", i, "routes", j),
-                                f"route {route} is already served by function `{owner[route]}`", "give each route to one function")
+                yield ctx.error(
+                    ("functions", "items", i, "routes", j),
+                    f"route {route} is already served by function `{owner[route]}`",
+                    "give each route to one function",
+                )
             owner.setdefault(route, fn.name)
 
 
@@ -50,7 +53,7 @@ def entrypoints(ctx: Context) -> Iterator[Diagnostic]:
         if ".." in PurePosixPath(fn.entrypoint).parts:
             yield ctx.error(loc, f"entrypoint {fn.entrypoint} leaves the project folder", "keep functions inside the project, without `..`")
         elif ctx.base_dir is not None and not (ctx.base_dir / fn.entrypoint).is_file():
-            yield ctx.error(loc, f"entrypoint {fn.entrypoint} does not exist", f"create it, or run `koyalite init` for an example function")
+            yield ctx.error(loc, f"entrypoint {fn.entrypoint} does not exist", "create it, or run `koyalite init` for an example function")
 
 
 @rule
@@ -58,8 +61,11 @@ def cron_targets(ctx: Context) -> Iterator[Diagnostic]:
     names = [f.name for f in ctx.manifest.functions.items]
     for i, job in enumerate(ctx.manifest.cron):
         if job.function is not None and job.function not in names:
-            yield ctx.error(("cron", i, "function"), f"calls function `{job.function}`, which is not defined",
-                            _close(job.function, names) or "add it under functions.items, or call a url")
+            yield ctx.error(
+                ("cron", i, "function"),
+                f"calls function `{job.function}`, which is not defined",
+                _close(job.function, names) or "add it under functions.items, or call a url",
+            )
 
 
 @rule
@@ -68,17 +74,26 @@ def webhook_events(ctx: Context) -> Iterator[Diagnostic]:
     for i, hook in enumerate(ctx.manifest.webhooks):
         for j, event in enumerate(hook.events):
             if event not in EVENTS:
-                yield ctx.error(("webhooks", i, "events", j), f"`{event}` is not a KoyaLite event",
-                                _close(event, catalog) or "see docs/events.md for the catalog")
+                yield ctx.error(
+                    ("webhooks", i, "events", j),
+                    f"`{event}` is not a KoyaLite event",
+                    _close(event, catalog) or "see docs/events.md for the catalog",
+                )
 
 
 @rule
 def regions(ctx: Context) -> Iterator[Diagnostic]:
     db, known = ctx.manifest.database, ctx.manifest.project.regions
     if db.primary_region is not None and db.primary_region not in known:
-        yield ctx.error(("database", "primary_region"), f"region `{db.primary_region}` is not in project.regions",
-                        _close(db.primary_region, known) or f"use one of {', '.join(known)}")
+        yield ctx.error(
+            ("database", "primary_region"),
+            f"region `{db.primary_region}` is not in project.regions",
+            _close(db.primary_region, known) or f"use one of {', '.join(known)}",
+        )
     for region in db.replicas:
         if region not in known:
-            yield ctx.error(("database", "replicas", region), f"region `{region}` is not in project.regions",
-                            _close(region, known) or f"use one of {', '.join(known)}")
+            yield ctx.error(
+                ("database", "replicas", region),
+                f"region `{region}` is not in project.regions",
+                _close(region, known) or f"use one of {', '.join(known)}",
+            )

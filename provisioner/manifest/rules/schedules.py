@@ -10,8 +10,8 @@ from provisioner.errors import Diagnostic
 from provisioner.manifest.rules import Context, rule
 
 MACROS = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"})
-_MONTHS = {m: i + 1 for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split())}
-_DAYS = {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())}
+_MONTHS = {m: i + 1 for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"])}
+_DAYS = {d: i for i, d in enumerate(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])}
 _FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("minute", 0, 59, {}),
     ("hour", 0, 23, {}),
@@ -66,10 +66,12 @@ def schedules(ctx: Context) -> Iterator[Diagnostic]:
     for i, job in enumerate(ctx.manifest.cron):
         problem = cron_problem(job.schedule)
         if problem:
-            yield ctx.error(("cron", i, "schedule"), f"schedule `{job.schedule}` {problem}",
-                            "write five fields like `0 2 * * *`, or @hourly/@daily/@weekly/@monthly/@yearly")
+            yield ctx.error(
+                ("cron", i, "schedule"),
+                f"schedule `{job.schedule}` {problem}",
+                "write five fields like `0 2 * * *`, or @hourly/@daily/@weekly/@monthly/@yearly",
+            )
         try:
             zoneinfo.ZoneInfo(job.timezone)
         except (ValueError, OSError, zoneinfo.ZoneInfoNotFoundError):
-            yield ctx.error(("cron", i, "timezone"), f"`{job.timezone}` is not an IANA time zone",
-                            "write a name like UTC or Europe/Berlin")
+            yield ctx.error(("cron", i, "timezone"), f"`{job.timezone}` is not an IANA time zone", "write a name like UTC or Europe/Berlin")

@@ -29,6 +29,9 @@ def literal_secrets(ctx: Context) -> Iterator[Diagnostic]:
                 yield ctx.error((*loc, "env", key), f"`{key}` is set both in env and in secrets", "keep it in secrets only")
             elif SECRET_NAME.search(key) and isinstance(value, str) and value:
                 # The message never repeats the value: it may be a real secret.
-                yield ctx.error((*loc, "env", key), f"`{key}` looks like a secret written in plain text",
-                                f"move it to `secrets: {{{key}: {key.lower()}}}` and set the value with "
-                                f"`koyalite secrets set {key.lower()} --env ENV`", code="secret")
+                yield ctx.error(
+                    (*loc, "env", key),
+                    f"`{key}` looks like a secret written in plain text",
+                    f"move it to `secrets: {{{key}: {key.lower()}}}` and set the value with `koyalite secrets set {key.lower()} --env ENV`",
+                    code="secret",
+                )

@@ -1,0 +1,167 @@
+"""The commands. Each docstring is the command's --help text."""
+
+from __future__ import annotations
+
+import enum
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from provisioner.errors import ManifestError, Severity, UsageError
+
+app = typer.Typer(
+    name="koyalite",
+    help="Validate, render and deploy a KoyaLite project described by koyalite.yaml.\n\n"
+    "Exit codes: 0 success, 2 invalid or unreadable manifest, 64 usage error, 1 internal error.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class Format(enum.StrEnum):
+    human = "human"
+    json = "json"
+    github = "github"
+
+
+ManifestArg = Annotated[Path, typer.Argument(help="The manifest.", show_default=True)]
+EnvOpt = Annotated[str, typer.Option("--env", "-e", help="Environment name.")]
+
+
+@app.command()
+def validate(
+    file: ManifestArg = Path("koyalite.yaml"),
+    env: Annotated[list[str] | None, typer.Option("--env", "-e", help="Validate this environment (repeatable).")] = None,
+    all_envs: Annotated[bool, typer.Option("--all-envs", help="Validate every environment (the default when --env is not given).")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Output: human, json, or github (Actions annotations).")] = Format.human,
+) -> int:
+    """Check koyalite.yaml: YAML pitfalls, the schema, and the semantic rules, for each environment.
+
+    Every problem is reported with file:line:col, the manifest path and a hint. Exit 0 when valid,
+    2 when not (warnings count with --strict).
+    """
+    from provisioner import manifest
+    from provisioner.cli.output import report, summary
+
+    if env and all_envs:
+        raise UsageError("--env and --all-envs cannot be combined", "pass one of them")
+    shown = str(file)
+    try:
+        doc = manifest.load(file, shown)
+        results, diagnostics = manifest.check_all(doc, list(env) if env else None)
+    except ManifestError as exc:
+        report(exc.diagnostics, fmt, shown, env or [], valid=False)
+        if fmt is Format.human:
+            sys.stderr.write(f"{shown}: invalid ({summary(exc.diagnostics)})\n")
+        return 2
+    names = [r.environment for r in results if r.environment] or (env or doc.environments)
+    if strict:
+        diagnostics = [replace(d, severity=Severity.ERROR) for d in diagnostics]
+    valid = not any(d.severity is Severity.ERROR for d in diagnostics)
+    report(diagnostics, fmt, shown, names, valid)
+    if fmt is Format.human:
+        scope = f" for {', '.join(names)}" if names else ""
+        verdict = "valid" if valid else "invalid"
+        tail = f" ({summary(diagnostics)})" if diagnostics else ""
+        sys.stderr.write(f"{shown}: {verdict}{scope}{tail}\n")
+    return 0 if valid else 2
+
+
+
+@app.command()
+def schema(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the schema here instead of stdout.")] = None,
+) -> int:
+    """Print the JSON Schema of koyalite.yaml (for editors and CI)."""
+    from provisioner.manifest.schema import dumps
+
+    text = dumps()
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomic(output, text)
+    return 0
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Project folder (created if missing).")] = Path(),
+    name: Annotated[str | None, typer.Option("--name", help="Project name; defaults to the folder's name.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite files that exist.")] = False,
+) -> int:
+    """Create a project: koyalite.yaml, an example function, the schema and stack config files."""
+    import re
+
+    from provisioner.cli import scaffold
+    from provisioner.manifest.schema import dumps
+
+    project = name or re.sub(r"[^a-z0-9-]+", "-", directory.resolve().name.lower()).strip("-") or "koyalite"
+    if not re.fullmatch(r"[a-z]([-a-z0-9]{0,28}[a-z0-9])?", project):
+        raise UsageError(
+            f"`{project}` is not a valid project name",
+            "pass --name with lowercase letters, digits and '-', starting with a letter, at most 30 characters",
+        )
+    files = {
+        "koyalite.yaml": scaffold.MANIFEST.format(name=project),
+        "functions/hello/index.ts": scaffold.FUNCTION,
+        "schema/koyalite.schema.json": dumps(),
+        "stacks/Pulumi.dev.yaml": scaffold.stack_config("dev"),
+        "stacks/Pulumi.prod.yaml": scaffold.stack_config("prod"),
+        ".gitignore": scaffold.GITIGNORE,
+    }
+    existing = [rel for rel in files if (directory / rel).exists()]
+    if existing and not force:
+        raise UsageError(
+            f"{', '.join(existing)} already exist{'s' if len(existing) == 1 else ''} in {directory}",
+            "pass --force to overwrite, or choose another folder",
+        )
+    for rel, text in files.items():
+        target = directory / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomic(target, text)
+    sys.stderr.write(f"created project `{project}` in {directory}; next: koyalite validate {directory / 'koyalite.yaml'}\n")
+    return 0
+
+
+@app.command()
+def config(
+    env: EnvOpt,
+    file: ManifestArg = Path("koyalite.yaml"),
+    show_origin: Annotated[
+        bool, typer.Option("--show-origin", help="Say where each value comes from (file:line:col, or default).")
+    ] = False,
+) -> int:
+    """Print the effective manifest of one environment: base, overlay and defaults merged."""
+    from provisioner import manifest
+    from provisioner.cli.view import plain, with_origins
+
+    checked = manifest.check(manifest.load(file, str(file)), env)
+    data = checked.manifest.model_dump(mode="json", by_alias=True, exclude={"environments"})
+    data["environments"] = {
+        env: checked.manifest.environments[env].model_dump(mode="json", by_alias=True, exclude_none=True, exclude=set(_override_keys()))
+    }
+    sys.stdout.write(with_origins(data, checked.source) if show_origin else plain(data))
+    if checked.warnings:
+        from provisioner.cli.output import human
+
+        human(list(checked.warnings), sys.stderr)
+    return 0
+
+
+def _override_keys() -> tuple[str, ...]:
+    from provisioner.manifest.models import SECTIONS
+
+    return SECTIONS
