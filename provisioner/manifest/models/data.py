@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from provisioner.manifest.models.base import Model
-from provisioner.manifest.models.services import Resources
+from provisioner.manifest.models.services import IMAGE, Resources
 from provisioner.manifest.models.types import ByteQuantity, DnsLabel, SecretRef
 
 REPLICATION = r"^[0-9]{3}$"
@@ -29,6 +29,9 @@ class Database(Model):
     """LiteFS: replicated SQLite with one primary and read replicas per region."""
 
     engine: Literal["litefs"] = Field("litefs", description="Database engine. Only LiteFS today.")
+    image: Annotated[str, Field(pattern=IMAGE)] | None = Field(
+        None, description="Image override (repository with :tag or @sha256 digest); defaults to <registry>/litefs:<release>."
+    )
     primary_region: DnsLabel | None = Field(
         None, description="Region holding the primary; defaults to the project's first region.", examples=["fra"]
     )
@@ -71,6 +74,9 @@ class Filer(Model):
 class Storage(Model):
     """SeaweedFS object storage: masters, volume servers, filer and S3 gateway."""
 
+    image: Annotated[str, Field(pattern=IMAGE)] | None = Field(
+        None, description="Image override (repository with :tag or @sha256 digest); defaults to <registry>/seaweedfs:<seaweedfs version>."
+    )
     masters: int = Field(1, ge=1, le=9, description="Master servers (Raft); an odd number.")
     volume_servers: int = Field(1, ge=1, le=1000, description="Volume servers, spread over the regions (data centres) and racks.")
     racks: int = Field(1, ge=1, le=100, description="Racks per region the volume servers are spread over.")
@@ -90,6 +96,9 @@ class Storage(Model):
 class Search(Model):
     """Weaviate vector search."""
 
+    image: Annotated[str, Field(pattern=IMAGE)] | None = Field(
+        None, description="Image override (repository with :tag or @sha256 digest); defaults to <registry>/weaviate:<weaviate version>."
+    )
     replicas: int = Field(1, ge=1, le=100, description="Weaviate nodes.")
     shards: int = Field(1, ge=1, le=1000, description="Default shard count for new collections.")
     replication_factor: int = Field(1, ge=1, le=100, description="Default copies of each shard; at most `replicas`.")

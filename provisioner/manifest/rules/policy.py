@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from provisioner.errors import Diagnostic
+from provisioner.manifest.images import resolve
 from provisioner.manifest.models import Manifest
 from provisioner.manifest.models.services import Resources
 from provisioner.manifest.rules import Context, Loc, rule
-
-_DIGEST = re.compile(r"@sha256:[a-f0-9]{64}$")
-
-
-def image_tag(image: str | None, tag: str | None, release: str) -> str | None:
-    """The tag (or digest) a workload's image runs at; None when the image names neither."""
-    if image is not None:
-        if _DIGEST.search(image):
-            return image.rsplit("@", 1)[1]
-        last = image.rsplit("/", 1)[-1]
-        if ":" in last:
-            return last.split(":", 1)[1]
-        return tag
-    return tag or release
 
 
 def enabled_services(m: Manifest) -> list[str]:
@@ -33,27 +19,33 @@ def enabled_services(m: Manifest) -> list[str]:
 
 @rule
 def pinned_images(ctx: Context) -> Iterator[Diagnostic]:
+    """Every image runs at a fixed tag or digest: `latest` moves under a running environment."""
     if not ctx.policy.pinned_images:
         return
     m = ctx.manifest
+    release = m.project.release
+    if release == "latest":
+        yield ctx.error(
+            ("project", "release"), f"release `latest` is not pinned in environment {ctx.environment}", "name a release such as 1.4.0"
+        )
     workloads: list[tuple[Loc, str | None, str | None]] = [
         (("services", name), getattr(m.services, name).image, getattr(m.services, name).tag) for name in enabled_services(m)
     ]
     if m.features.edge_functions:
         workloads.append((("functions", "runtime"), m.functions.runtime.image, m.functions.runtime.tag))
-    if m.project.release == "latest":
-        yield ctx.error(
-            ("project", "release"), f"release `latest` is not pinned in environment {ctx.environment}", "name a release such as 1.4.0"
-        )
+    workloads += [(("database",), m.database.image, None)]
+    if m.features.storage:
+        workloads.append((("storage",), m.storage.image, None))
+    if m.features.search:
+        workloads.append((("search",), m.search.image, None))
     for loc, image, tag in workloads:
-        if image is None and tag is None:
-            continue  # follows project.release, checked above
-        pinned = image_tag(image, tag, m.project.release)
-        where = (*loc, "image") if image is not None and tag is None else (*loc, "tag")
-        if pinned is None or pinned == "latest":
-            yield ctx.error(
-                where, f"image is not pinned to a release in environment {ctx.environment}", "add a tag such as :1.4.0 or a @sha256 digest"
-            )
+        if (image is None and tag is None) or resolve("", "", image, tag, release)[1] != "latest":
+            continue  # follows project.release (checked above), or is pinned
+        yield ctx.error(
+            (*loc, "tag" if tag is not None else "image"),
+            f"image is not pinned in environment {ctx.environment}",
+            "use a release tag such as 1.4.0 or a @sha256 digest, not latest",
+        )
 
 
 @rule

@@ -1,0 +1,355 @@
+"""The plan: what one environment runs, as frozen, backend-neutral data (no pydantic, Pulumi or YAML here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, TypeVar
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """An image reference: repository plus a tag or a sha256 digest."""
+
+    repository: str
+    tag: str
+
+    def __str__(self) -> str:
+        separator = "@" if self.tag.startswith("sha256:") else ":"
+        return f"{self.repository}{separator}{self.tag}"
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    """Kubernetes quantities; None means unset."""
+
+    cpu_request: str | None = None
+    memory_request: str | None = None
+    cpu_limit: str | None = None
+    memory_limit: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """An HTTP health endpoint."""
+
+    path: str
+    port: int
+    period_s: int = 10
+    timeout_s: int = 2
+    failure_threshold: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class SecretEnv:
+    """An environment variable whose value is the named secret of the environment."""
+
+    env: str
+    secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class Autoscale:
+    min: int
+    max: int
+    cpu_percent: int
+
+
+@dataclass(frozen=True, slots=True)
+class Volume:
+    """A persistent volume per replica: claim name, mount path, size and storage class."""
+
+    name: str
+    mount_path: str
+    size: str
+    storage_class: str | None = None
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Edge:
+    """A network path the stack needs: `source` role may open TCP `port` on `target` role."""
+
+    source: str
+    target: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Route:
+    """A public HTTP path prefix served by a role."""
+
+    path: str
+    role: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One deployable part of the stack. `kind` selects the translator in each target's registry."""
+
+    kind: ClassVar[str] = ""
+    name: str
+    role: str
+
+
+P = TypeVar("P", bound=Part)
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectConfig(Part):
+    """Project settings every service reads: feature flags, limits and where the other services are."""
+
+    kind: ClassVar[str] = "config"
+    data: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SecretSet(Part):
+    """The environment's secrets: names only; values come from Pulumi stack config at deploy time."""
+
+    kind: ClassVar[str] = "secrets"
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StatelessService(Part):
+    """A stateless KoyaLite service (api, auth, project, rls, search, email, studio)."""
+
+    kind: ClassVar[str] = "service"
+    image: Image
+    replicas: int
+    autoscale: Autoscale | None
+    resources: Resources
+    port: int
+    metrics_port: int | None
+    probe: Probe
+    env: tuple[tuple[str, str], ...]
+    secrets: tuple[SecretEnv, ...]
+    mounts_webhooks: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionCode:
+    """One edge function and its source text."""
+
+    name: str
+    entrypoint: str
+    source: str
+    routes: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+    secrets: tuple[SecretEnv, ...]
+    timeout_s: float
+    memory: str
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeRuntime(Part):
+    """The Deno edge runtime serving every function."""
+
+    kind: ClassVar[str] = "edge-runtime"
+    image: Image
+    replicas: int
+    autoscale: Autoscale | None
+    resources: Resources
+    port: int
+    probe: Probe
+    verify_jwt: bool
+    functions: tuple[FunctionCode, ...]
+    secrets: tuple[SecretEnv, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LiteFSRegion:
+    """The LiteFS nodes of one region; only the primary region's nodes are lease candidates."""
+
+    region: str
+    name: str
+    nodes: int
+    candidate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LiteFS(Part):
+    """Replicated SQLite: LiteFS with KoyaLite's database gateway as the app it serves.
+
+    Ports: `api_port` is LiteFS's own HTTP API (replication), `proxy_port` the LiteFS proxy that
+    forwards writes to the primary, `gateway_port` the database gateway behind that proxy.
+    """
+
+    kind: ClassVar[str] = "litefs"
+    image: Image
+    primary_region: str
+    regions: tuple[LiteFSRegion, ...]
+    lease: str
+    consul_url: str | None
+    consul_key: str | None
+    consul_ttl: str
+    volume: Volume
+    resources: Resources
+    database: str = "koyalite.db"
+    api_port: int = 20202
+    proxy_port: int = 8080
+    gateway_port: int = 8081
+    mount_dir: str = "/litefs"
+    data_dir: str = "/var/lib/litefs"
+
+
+@dataclass(frozen=True, slots=True)
+class VolumeServer:
+    """One SeaweedFS volume server and its place: data centre (region) and rack."""
+
+    region: str
+    rack: str
+    ordinal: int
+
+
+@dataclass(frozen=True, slots=True)
+class SeaweedFS(Part):
+    """Object storage: masters (Raft), volume servers, filers and the S3 gateway."""
+
+    kind: ClassVar[str] = "seaweedfs"
+    image: Image
+    masters: int
+    master_volume: Volume
+    volume_servers: tuple[VolumeServer, ...]
+    volume: Volume
+    filers: int
+    filer_volume: Volume
+    s3: bool
+    replication: str
+    resources: Resources
+    master_port: int = 9333
+    master_grpc_port: int = 19333
+    volume_port: int = 8080
+    volume_grpc_port: int = 18080
+    filer_port: int = 8888
+    filer_grpc_port: int = 18888
+    s3_port: int = 8333
+
+
+@dataclass(frozen=True, slots=True)
+class Weaviate(Part):
+    """Vector search: a Weaviate cluster with API-key auth and anonymous access off."""
+
+    kind: ClassVar[str] = "weaviate"
+    image: Image
+    replicas: int
+    shards: int
+    replication_factor: int
+    modules: tuple[str, ...]
+    volume: Volume
+    resources: Resources
+    api_key_secret: str
+    raft_bootstrap_expect: int
+    http_port: int = 8080
+    grpc_port: int = 50051
+    gossip_port: int = 7000
+    data_port: int = 7001
+    raft_port: int = 8300
+    raft_rpc_port: int = 8301
+
+
+@dataclass(frozen=True, slots=True)
+class CronTask(Part):
+    """A schedule that POSTs to a URL: a function through the runtime, or an outside address."""
+
+    kind: ClassVar[str] = "cron"
+    schedule: str
+    timezone: str
+    url: str
+    function: str | None
+    deadline_s: int
+    suspend: bool
+    image: Image
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSpec:
+    name: str
+    events: tuple[str, ...]
+    url: str
+    secret: str
+    max_attempts: int
+    backoff: str
+    initial_interval_s: float
+    max_interval_s: float
+    timeout_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Webhooks(Part):
+    """Webhook configuration delivered to the API service (which signs and sends deliveries)."""
+
+    kind: ClassVar[str] = "webhooks"
+    hooks: tuple[WebhookSpec, ...]
+
+    def document(self) -> dict[str, object]:
+        """The configuration file the API reads: no secret values, only the secret names."""
+        return {
+            "webhooks": [
+                {
+                    "name": h.name,
+                    "events": list(h.events),
+                    "url": h.url,
+                    "secret": h.secret,
+                    "timeout_s": h.timeout_s,
+                    "retry": {
+                        "max_attempts": h.max_attempts,
+                        "backoff": h.backoff,
+                        "initial_interval_s": h.initial_interval_s,
+                        "max_interval_s": h.max_interval_s,
+                    },
+                }
+                for h in self.hooks
+            ]
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Network(Part):
+    """Who may talk to whom, what reaches the outside, and the public routes."""
+
+    kind: ClassVar[str] = "network"
+    edges: tuple[Edge, ...]
+    egress: tuple[str, ...]
+    routes: tuple[Route, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class KubernetesHints:
+    """Settings only the Kubernetes target reads."""
+
+    namespace: str
+    context: str | None
+    region_label: str
+    storage_class: str | None
+    ingress_class: str | None
+    ingress_host: str | None
+    tls_issuer: str | None
+    tls_secret: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DockerHints:
+    """Settings only the Docker target reads."""
+
+    host: str | None
+    publish: tuple[tuple[str, int], ...]
+    bind: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything one environment deploys, in a stable order."""
+
+    project: str
+    environment: str
+    target: str
+    protect: bool
+    regions: tuple[str, ...]
+    parts: tuple[Part, ...]
+    kubernetes: KubernetesHints | None = None
+    docker: DockerHints | None = None
+
+    def of(self, kind: type[P]) -> tuple[P, ...]:
+        """The parts of one type, in plan order."""
+        return tuple(p for p in self.parts if isinstance(p, kind))
