@@ -54,13 +54,13 @@ def validate(
     shown = str(file)
     try:
         doc = manifest.load(file, shown)
-        results, diagnostics = manifest.check_all(doc, list(env) if env else None)
+        _, diagnostics = manifest.check_all(doc, list(env) if env else None)
     except ManifestError as exc:
         report(exc.diagnostics, fmt, shown, env or [], valid=False)
         if fmt is Format.human:
             sys.stderr.write(f"{shown}: invalid ({summary(exc.diagnostics)})\n")
         return 2
-    names = [r.environment for r in results if r.environment] or (env or doc.environments)
+    names = list(env) if env else doc.environments  # every environment checked, valid or not
     if strict:
         diagnostics = [replace(d, severity=Severity.ERROR) for d in diagnostics]
     valid = not any(d.severity is Severity.ERROR for d in diagnostics)
@@ -71,7 +71,6 @@ def validate(
         tail = f" ({summary(diagnostics)})" if diagnostics else ""
         sys.stderr.write(f"{shown}: {verdict}{scope}{tail}\n")
     return 0 if valid else 2
-
 
 
 @app.command()
@@ -158,6 +157,54 @@ def config(
         from provisioner.cli.output import human
 
         human(list(checked.warnings), sys.stderr)
+    return 0
+
+
+@app.command()
+def render(
+    env: EnvOpt,
+    file: ManifestArg = Path("koyalite.yaml"),
+    target: Annotated[str | None, typer.Option("--target", "-t", help="Target to render; the environment's own by default.")] = None,
+    output: Annotated[str, typer.Option("--output", "-o", help="A folder (one file per object), or - for one YAML stream.")] = "-",
+    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
+) -> int:
+    """Render one environment's objects as deterministic YAML, for review and GitOps (Argo CD, Flux).
+
+    Secrets are rendered without values: the keys each needs are listed in the `koyalite.dev/secret-keys`
+    annotation; supply them with an existing Secret, External Secrets or Sealed Secrets (or deploy with
+    `pulumi up`, which fills them from stack secrets). A folder is replaced whole, or not at all.
+    """
+    from provisioner import manifest, plan
+    from provisioner.cli.output import human
+    from provisioner.manifest.diagnose import locate
+    from provisioner.render.files import write_tree
+    from provisioner.render.targets import RENDERERS
+
+    doc = manifest.load(file, str(file))
+    checked = manifest.check(doc, env)
+    assert checked.settings is not None
+    wanted = target or checked.settings.target
+    if wanted not in RENDERERS:
+        raise UsageError(f"no renderer for target `{wanted}`", f"available: {', '.join(RENDERERS)}")
+    if checked.settings.target != wanted:
+        raise UsageError(
+            f"environment {env} targets {checked.settings.target}, not {wanted}", f"render it with --target {checked.settings.target}"
+        )
+    renderer = RENDERERS[wanted]()
+    built = plan.build(checked, doc.base_dir)
+    warnings = [*checked.warnings, *(replace(w, position=locate(checked.source, w.path)) for w in renderer.warnings(built))]
+    if warnings:
+        if strict:
+            raise ManifestError([replace(d, severity=Severity.ERROR) for d in warnings])
+        human(warnings, sys.stderr)
+    objects = renderer.objects(built)
+    if output == "-":
+        sys.stdout.write(renderer.stream(objects, built))
+        if renderer.stream_note:
+            sys.stderr.write(f"note: {renderer.stream_note}\n")
+    else:
+        write_tree(Path(output), renderer.files(objects, built))
+        sys.stderr.write(f"rendered {len(objects)} objects for {env} into {output}\n")
     return 0
 
 

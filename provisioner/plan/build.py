@@ -135,7 +135,6 @@ class _Builder:
                     fn.memory,
                 )
             )
-        secrets = {s for fn in functions for s in fn.secrets}
         return EdgeRuntime(
             name=self.name("functions"),
             role="functions",
@@ -147,7 +146,6 @@ class _Builder:
             probe=Probe(RUNTIME_HEALTH, rt.port),
             verify_jwt=rt.verify_jwt,
             functions=tuple(functions),
-            secrets=tuple(sorted(secrets, key=lambda s: (s.env, s.secret))),
         )
 
     def source(self, entrypoint: str) -> str:
@@ -314,8 +312,10 @@ class _Builder:
     def secret_set(self, parts: Iterable[Part]) -> SecretSet:
         keys: set[str] = set()
         for part in parts:
-            if isinstance(part, StatelessService | EdgeRuntime):
+            if isinstance(part, StatelessService):
                 keys |= {s.secret for s in part.secrets}
+            if isinstance(part, EdgeRuntime):
+                keys |= {s.secret for fn in part.functions for s in fn.secrets}
             if isinstance(part, Weaviate):
                 keys.add(part.api_key_secret)
             if isinstance(part, Webhooks):

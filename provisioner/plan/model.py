@@ -154,7 +154,6 @@ class EdgeRuntime(Part):
     probe: Probe
     verify_jwt: bool
     functions: tuple[FunctionCode, ...]
-    secrets: tuple[SecretEnv, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,251 @@
+"""Pieces every Kubernetes translator shares: labels, metadata, security contexts, probes, env, spread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from provisioner.plan.model import KubernetesHints, Part, Plan, Probe, Resources, SecretEnv
+
+Obj = dict[str, Any]
+
+RUN_AS = 10001
+"""UID/GID of every non-root container: above 10000, so it matches no host user (checkov CKV_K8S_40)."""
+
+MANAGED_BY = "koyalite"
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What translators read besides their part: the plan and its Kubernetes settings."""
+
+    plan: Plan
+    hints: KubernetesHints
+
+    @property
+    def namespace(self) -> str:
+        return self.hints.namespace
+
+    @property
+    def config_name(self) -> str:
+        return f"{self.plan.project}-{self.plan.environment}-config"
+
+    @property
+    def secret_name(self) -> str:
+        return f"{self.plan.project}-{self.plan.environment}-secrets"
+
+
+def selector(ctx: Context, part: Part, component: str | None = None) -> dict[str, str]:
+    """The labels that select a workload's pods: stable for the object's lifetime (a change replaces it)."""
+    labels = {"app.kubernetes.io/instance": f"{ctx.plan.project}-{ctx.plan.environment}", "app.kubernetes.io/name": part.role}
+    if component:
+        labels["app.kubernetes.io/component"] = component
+    return labels
+
+
+def labels(ctx: Context, part: Part | None, component: str | None = None) -> dict[str, str]:
+    """`app.kubernetes.io/*` and `koyalite.dev/*` labels for every object."""
+    found = {
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        "app.kubernetes.io/part-of": ctx.plan.project,
+        "app.kubernetes.io/instance": f"{ctx.plan.project}-{ctx.plan.environment}",
+        "koyalite.dev/project": ctx.plan.project,
+        "koyalite.dev/environment": ctx.plan.environment,
+    }
+    if part is not None:
+        found["app.kubernetes.io/name"] = part.role
+        found["koyalite.dev/role"] = part.role
+    if component:
+        found["app.kubernetes.io/component"] = component
+    return found
+
+
+def metadata(ctx: Context, name: str, part: Part | None, component: str | None = None, **extra: Any) -> Obj:
+    meta: Obj = {"name": name, "namespace": ctx.namespace, "labels": labels(ctx, part, component)}
+    meta.update({k: v for k, v in extra.items() if v})
+    return meta
+
+
+def resources(r: Resources) -> Obj:
+    out: Obj = {}
+    requests = {k: v for k, v in (("cpu", r.cpu_request), ("memory", r.memory_request)) if v}
+    limits = {k: v for k, v in (("cpu", r.cpu_limit), ("memory", r.memory_limit)) if v}
+    if requests:
+        out["requests"] = requests
+    if limits:
+        out["limits"] = limits
+    return out
+
+
+def container_security() -> Obj:
+    """The restricted Pod Security Standard for a container."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS,
+        "runAsGroup": RUN_AS,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def pod_security() -> Obj:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS,
+        "runAsGroup": RUN_AS,
+        "fsGroup": RUN_AS,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def probes(probe: Probe, startup_budget_s: int = 60) -> Obj:
+    """Liveness, readiness and startup probes on one HTTP endpoint; startup allows `startup_budget_s` to come up."""
+    get = {"path": probe.path, "port": probe.port}
+    common = {"httpGet": get, "periodSeconds": probe.period_s, "timeoutSeconds": probe.timeout_s}
+    return {
+        "livenessProbe": {**common, "failureThreshold": probe.failure_threshold},
+        "readinessProbe": {**common, "failureThreshold": probe.failure_threshold},
+        "startupProbe": {**common, "periodSeconds": 2, "failureThreshold": max(1, startup_budget_s // 2)},
+    }
+
+
+def secret_env(ctx: Context, secrets: tuple[SecretEnv, ...]) -> list[Obj]:
+    """Variables filled from the environment's Secret: never a literal value."""
+    return [{"name": s.env, "valueFrom": {"secretKeyRef": {"name": ctx.secret_name, "key": s.secret}}} for s in secrets]
+
+
+def plain_env(values: tuple[tuple[str, str], ...]) -> list[Obj]:
+    return [{"name": k, "value": v} for k, v in values]
+
+
+def config_from(ctx: Context) -> list[Obj]:
+    """Every KoyaLite container reads the project's flags, limits and service URLs from the config map."""
+    return [{"configMapRef": {"name": ctx.config_name}}]
+
+
+def spread(ctx: Context, match: dict[str, str]) -> list[Obj]:
+    """Spread replicas over zones, and over regions when the project has several."""
+    keys = ["topology.kubernetes.io/zone"]
+    if len(ctx.plan.regions) > 1:
+        keys.insert(0, ctx.hints.region_label)
+    return [
+        {"maxSkew": 1, "topologyKey": key, "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": match}} for key in keys
+    ]
+
+
+def tmp_volume() -> tuple[Obj, Obj]:
+    """A writable /tmp for a read-only root filesystem: (volume, mount)."""
+    return {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}, {"name": "tmp", "mountPath": "/tmp"}
+
+
+def volume_claim(name: str, size: str, storage_class: str | None) -> Obj:
+    spec: Obj = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}
+    if storage_class:
+        spec["storageClassName"] = storage_class
+    return {"metadata": {"name": name}, "spec": spec}
+
+
+RETAIN = {"whenDeleted": "Retain", "whenScaled": "Retain"}
+"""persistentVolumeClaimRetentionPolicy of every StatefulSet: data outlives the set and its scale-downs."""
+
+
+def service(
+    ctx: Context,
+    name: str,
+    part: Part,
+    match: dict[str, str],
+    ports: list[tuple[str, int]],
+    headless: bool = False,
+    component: str | None = None,
+) -> Obj:
+    spec: Obj = {
+        "type": "ClusterIP",
+        "selector": match,
+        "ports": [{"name": n, "port": p, "targetPort": p, "protocol": "TCP"} for n, p in ports],
+    }
+    if headless:
+        spec["clusterIP"] = "None"
+        spec["publishNotReadyAddresses"] = True
+    return {"apiVersion": "v1", "kind": "Service", "metadata": metadata(ctx, name, part, component), "spec": spec}
+
+
+def pdb(ctx: Context, name: str, part: Part, match: dict[str, str], min_available: int | str, component: str | None = None) -> Obj:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": metadata(ctx, name, part, component),
+        "spec": {"minAvailable": min_available, "selector": {"matchLabels": match}},
+    }
+
+
+# --- Stateful workloads (LiteFS, SeaweedFS, Weaviate) ------------------------------------------
+
+
+def pod_dns(ctx: Context, pod: str, service: str) -> str:
+    """A StatefulSet pod's stable DNS name through its headless Service; no cluster domain, so any domain resolves it."""
+    return f"{pod}.{service}.{ctx.namespace}.svc"
+
+
+def region_affinity(ctx: Context, region: str) -> Obj | None:
+    """Pin pods to one region's nodes; None when the project has a single region (any node will do)."""
+    if len(ctx.plan.regions) < 2:
+        return None
+    term = {"matchExpressions": [{"key": ctx.hints.region_label, "operator": "In", "values": [region]}]}
+    return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [term]}}}
+
+
+def statefulset(
+    ctx: Context,
+    name: str,
+    part: Part,
+    match: dict[str, str],
+    pod: Obj,
+    *,
+    service: str,
+    replicas: int,
+    claims: list[Obj],
+    parallel: bool,
+    component: str | None = None,
+    annotations: dict[str, str] | None = None,
+) -> Obj:
+    """A StatefulSet whose claims outlive it and its scale-downs (RETAIN); `pod` is the pod spec's own fields.
+
+    Every stateful part goes through here so the data-safety settings cannot be forgotten by one of them:
+    retention policy, governing Service, no service-account token, no service-link variables, spread over nodes.
+    """
+    template: Obj = {"labels": {**labels(ctx, part, component), **match}}
+    if annotations:
+        template["annotations"] = dict(sorted(annotations.items()))
+    node_spread = {
+        "maxSkew": 1,
+        "topologyKey": "kubernetes.io/hostname",
+        "whenUnsatisfiable": "ScheduleAnyway",
+        "labelSelector": {"matchLabels": match},
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": metadata(ctx, name, part, component),
+        "spec": {
+            "serviceName": service,
+            "replicas": replicas,
+            "podManagementPolicy": "Parallel" if parallel else "OrderedReady",
+            "updateStrategy": {"type": "RollingUpdate"},
+            "persistentVolumeClaimRetentionPolicy": dict(RETAIN),
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": match},
+            "template": {
+                "metadata": template,
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "topologySpreadConstraints": [*spread(ctx, match), node_spread],
+                    **pod,
+                },
+            },
+            "volumeClaimTemplates": claims,
+        },
+    }

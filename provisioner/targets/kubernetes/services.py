@@ -1,0 +1,111 @@
+"""Stateless services: Deployment, Service, HorizontalPodAutoscaler and PodDisruptionBudget."""
+
+from __future__ import annotations
+
+from provisioner.plan.model import Autoscale, Part, StatelessService
+from provisioner.targets.kubernetes import REGISTRY
+from provisioner.targets.kubernetes.common import (
+    Context,
+    Obj,
+    config_from,
+    container_security,
+    metadata,
+    pdb,
+    plain_env,
+    pod_security,
+    probes,
+    resources,
+    secret_env,
+    selector,
+    service,
+    spread,
+    tmp_volume,
+)
+
+WEBHOOKS_MOUNT = "/etc/koyalite/webhooks"
+
+
+def hpa(ctx: Context, part: Part, scale: Autoscale) -> Obj:
+    """Scale the Deployment named like the part on CPU utilisation."""
+    name = part.name
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": metadata(ctx, name, part),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "minReplicas": scale.min,
+            "maxReplicas": scale.max,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": scale.cpu_percent}},
+                }
+            ],
+        },
+    }
+
+
+def min_available(replicas: int) -> int:
+    """Keep all but one replica through voluntary disruptions (and the only one when there is one)."""
+    return max(1, replicas - 1)
+
+
+@REGISTRY.register(StatelessService)
+def translate(part: StatelessService, ctx: Context) -> list[Obj]:
+    match = selector(ctx, part)
+    tmp, tmp_mount = tmp_volume()
+    volumes, mounts = [tmp], [tmp_mount]
+    if part.mounts_webhooks:
+        webhooks = f"{ctx.plan.project}-{ctx.plan.environment}-webhooks"
+        volumes.append({"name": "webhooks", "configMap": {"name": webhooks}})
+        mounts.append({"name": "webhooks", "mountPath": WEBHOOKS_MOUNT, "readOnly": True})
+    ports = [{"name": "http", "containerPort": part.port, "protocol": "TCP"}]
+    if part.metrics_port:
+        ports.append({"name": "metrics", "containerPort": part.metrics_port, "protocol": "TCP"})
+    env = [{"name": "PORT", "value": str(part.port)}, *plain_env(part.env), *secret_env(ctx, part.secrets)]
+    if part.mounts_webhooks:
+        env.append({"name": "KOYALITE_WEBHOOKS_FILE", "value": f"{WEBHOOKS_MOUNT}/webhooks.json"})
+    container: Obj = {
+        "name": part.role,
+        "image": str(part.image),
+        "imagePullPolicy": "IfNotPresent",
+        "ports": ports,
+        "env": env,
+        "envFrom": config_from(ctx),
+        "resources": resources(part.resources),
+        "securityContext": container_security(),
+        "volumeMounts": mounts,
+        **probes(part.probe),
+    }
+    deployment: Obj = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(ctx, part.name, part),
+        "spec": {
+            "replicas": part.replicas,
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": match},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "template": {
+                "metadata": {"labels": {**metadata(ctx, part.name, part)["labels"]}},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "securityContext": pod_security(),
+                    "topologySpreadConstraints": spread(ctx, match),
+                    "containers": [container],
+                    "volumes": volumes,
+                },
+            },
+        },
+    }
+    if part.autoscale:
+        deployment["spec"].pop("replicas")  # the HPA owns the count; a fixed one would fight it on every deploy
+    svc_ports = [("http", part.port)] + ([("metrics", part.metrics_port)] if part.metrics_port else [])
+    objs = [deployment, service(ctx, part.name, part, match, svc_ports)]
+    if part.autoscale:
+        objs.append(hpa(ctx, part, part.autoscale))
+    replicas = part.autoscale.min if part.autoscale else part.replicas
+    if replicas > 1:
+        objs.append(pdb(ctx, part.name, part, match, min_available(replicas)))
+    return objs
