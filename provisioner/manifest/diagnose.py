@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import types
 import typing
+from dataclasses import replace
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -64,6 +65,32 @@ def path_of(root: Node, loc: tuple[str | int, ...], keep_missing: bool = False) 
     return ".".join(str(p) for p in parts), node
 
 
+def locate(root: Node, path: str) -> Position | None:
+    """The position of a dotted manifest path (`functions.items.hello.memory`), or of its deepest written part.
+
+    List items are found by `name`; keys containing dots (`experimental.graphql`) match whole.
+    """
+    node, rest = root, path.split(".") if path else []
+    while rest:
+        value = node.value
+        if isinstance(value, dict):
+            for size in range(len(rest), 0, -1):
+                key = ".".join(rest[:size])
+                if key in value:
+                    node, rest = value[key], rest[size:]
+                    break
+            else:
+                break
+        elif isinstance(value, list):
+            named = [item for item in value if isinstance(item.value, dict) and getattr(item.value.get("name"), "value", None) == rest[0]]
+            if not named:
+                break
+            node, rest = named[0], rest[1:]
+        else:
+            break
+    return None if node is root else position_of(node)
+
+
 def position_of(node: Node) -> Position:
     """Where to point for a node: a scalar's value, a mapping's or list's key (its first line otherwise)."""
     if isinstance(node.value, dict | list) and node.key_pos is not None:
@@ -113,12 +140,15 @@ def _did_you_mean(word: str, options: list[str]) -> str:
 def from_validation_error(exc: ValidationError, root: Node, model: type[BaseModel], prefix: str = "") -> list[Diagnostic]:
     """One diagnostic per pydantic error, positioned on the node that caused it."""
     found: list[Diagnostic] = []
+    unions: dict[tuple[str, Position | None], tuple[int, list[str]]] = {}
     for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
         kind = error["type"]
         ctx = error.get("ctx") or {}
         path, node = path_of(root, loc)
         pos: Position | None = position_of(node)
+        if loc and loc[-1] == "[key]" and node.key_pos is not None:
+            pos = node.key_pos  # a bad mapping key (an env var or region name): point at the key, not its value
         message, hint = error["msg"], str(ctx.get("hint", ""))
         if kind == "extra_forbidden":
             key = str(ctx.get("key", loc[-1]))
@@ -155,5 +185,18 @@ def from_validation_error(exc: ValidationError, root: Node, model: type[BaseMode
             hint = "add an item"
         if prefix:
             path = f"{prefix}.{path}" if path else prefix
+        if kind in _TYPE_NAMES:
+            # The members of a union (`str | int | bool`) each reject the value: one value, one diagnostic.
+            if (path, pos) in unions:
+                index, names = unions[(path, pos)]
+                if _TYPE_NAMES[kind] not in names:
+                    names.append(_TYPE_NAMES[kind])
+                expected = ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
+                first = found[index]
+                found[index] = replace(
+                    first, message=f"expected {expected}, got {describe(node.value, node.text)}", hint=first.hint or hint
+                )
+                continue
+            unions[(path, pos)] = (len(found), [_TYPE_NAMES[kind]])
         found.append(Diagnostic(message, path, pos, hint, code=kind))
     return found
