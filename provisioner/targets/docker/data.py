@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from provisioner.plan.model import LiteFS, SecretEnv, SeaweedFS, Weaviate
+from provisioner.plan.model import LiteFS, SeaweedFS, SecretEnv, Weaviate
 from provisioner.targets.docker import REGISTRY
 from provisioner.targets.docker.common import Context, Obj, container, healthcheck, volume
 from provisioner.targets.litefs_config import LITEFS_CONFIG, litefs_config

@@ -10,12 +10,12 @@ from provisioner.plan.model import (
     LiteFS,
     Network,
     ProjectConfig,
+    SeaweedFS,
     SecretEnv,
     SecretSet,
     StatelessService,
-    Webhooks,
     Weaviate,
-    SeaweedFS,
+    Webhooks,
 )
 from provisioner.targets.docker import REGISTRY
 from provisioner.targets.docker.common import Context, Obj, container, healthcheck, labels
