@@ -37,18 +37,36 @@ def test_every_plan_kind_has_a_docker_translator() -> None:
 
 def test_containers_per_role_and_replica() -> None:
     assert sorted(_containers()) == [
-        "acme-dev-api-1", "acme-dev-auth-1", "acme-dev-cron", "acme-dev-email-1", "acme-dev-functions-1",
-        "acme-dev-litefs-fra-0", "acme-dev-litefs-fra-1", "acme-dev-project-1", "acme-dev-rls-1", "acme-dev-search-1",
-        "acme-dev-seaweedfs-filer-0", "acme-dev-seaweedfs-master-0", "acme-dev-seaweedfs-s3", "acme-dev-seaweedfs-volume-0",
-        "acme-dev-studio-1", "acme-dev-weaviate-0",
+        "acme-dev-api-1",
+        "acme-dev-auth-1",
+        "acme-dev-cron",
+        "acme-dev-email-1",
+        "acme-dev-functions-1",
+        "acme-dev-litefs-fra-0",
+        "acme-dev-litefs-fra-1",
+        "acme-dev-project-1",
+        "acme-dev-rls-1",
+        "acme-dev-search-1",
+        "acme-dev-seaweedfs-filer-0",
+        "acme-dev-seaweedfs-master-0",
+        "acme-dev-seaweedfs-s3",
+        "acme-dev-seaweedfs-volume-0",
+        "acme-dev-studio-1",
+        "acme-dev-weaviate-0",
     ]
 
 
 def test_named_volumes_only_and_labelled() -> None:
     objs = docker.objects(_plan())
     volumes = {o["name"]: o for o in objs if o["kind"] == "Volume"}
-    assert sorted(volumes) == ["acme-dev-litefs-fra-0", "acme-dev-litefs-fra-1", "acme-dev-seaweedfs-filer-0",
-                               "acme-dev-seaweedfs-master-0", "acme-dev-seaweedfs-volume-0", "acme-dev-weaviate-0"]
+    assert sorted(volumes) == [
+        "acme-dev-litefs-fra-0",
+        "acme-dev-litefs-fra-1",
+        "acme-dev-seaweedfs-filer-0",
+        "acme-dev-seaweedfs-master-0",
+        "acme-dev-seaweedfs-volume-0",
+        "acme-dev-weaviate-0",
+    ]
     for obj in objs:
         if obj["kind"] == "Container":
             assert all(m["volume"] in volumes for m in obj["volumes"])
@@ -76,8 +94,10 @@ def test_start_order_by_health() -> None:
 
 def test_secrets_are_files_never_values() -> None:
     api = _containers()["acme-dev-api-1"]
-    assert api["secrets"] == [{"secret": "jwt_secret", "target": "/run/secrets/jwt_secret"},
-                              {"secret": "service_role_key", "target": "/run/secrets/service_role_key"}]
+    assert api["secrets"] == [
+        {"secret": "jwt_secret", "target": "/run/secrets/jwt_secret"},
+        {"secret": "service_role_key", "target": "/run/secrets/service_role_key"},
+    ]
     assert api["env"]["JWT_SECRET_FILE"] == "/run/secrets/jwt_secret"
     assert "JWT_SECRET" not in api["env"]
 
@@ -95,17 +115,25 @@ def test_litefs_nodes_share_one_config_and_one_candidate() -> None:
     c = _containers()
     assert c["acme-dev-litefs-fra-0"]["env"]["LITEFS_CANDIDATE"] == "true"
     assert c["acme-dev-litefs-fra-1"]["env"]["LITEFS_CANDIDATE"] == "false"
-    config = c["acme-dev-litefs-fra-0"]["files"][0]["content"].replace("${LITEFS_CANDIDATE}", "true")
-    parsed = yaml.safe_load(config)
-    assert parsed["lease"] == {"type": "static", "candidate": True, "advertise-url": "${LITEFS_PRIMARY_URL}"}
+    parsed = yaml.safe_load(c["acme-dev-litefs-fra-0"]["files"][0]["content"].replace("${LITEFS_CANDIDATE}", "true"))
+    assert parsed["lease"] == {
+        "type": "static",
+        "candidate": True,
+        "hostname": "acme-dev-litefs-fra-0",
+        "advertise-url": "http://acme-dev-litefs-fra-0:20202",
+    }
     assert parsed["proxy"] == {"addr": ":8080", "target": "localhost:8081", "db": "koyalite.db"}
     assert c["acme-dev-litefs-fra-1"]["files"] == c["acme-dev-litefs-fra-0"]["files"]
+    # writes must reach the primary: only it answers to the primary alias
+    assert c["acme-dev-litefs-fra-0"]["aliases"] == ["acme-dev-litefs", "acme-dev-litefs-fra"]
+    assert c["acme-dev-litefs-fra-1"]["aliases"] == ["acme-dev-litefs"]
 
 
 def test_warnings_name_the_manifest_path(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     found = docker.warnings(_plan())
     assert [(w.path, w.message, w.severity) for w in found] == [
-        ("project.regions", "2 regions collapse onto one Docker host", Severity.WARNING)]
+        ("project.regions", "2 regions collapse onto one Docker host", Severity.WARNING)
+    ]
     monkeypatch.chdir(ROOT)
     assert main(["render", "--env", "dev", "-o", str(tmp_path / "dev")]) == 0
     assert "koyalite.yaml:8:3: warning: project.regions: 2 regions collapse onto one Docker host" in capsys.readouterr().err
@@ -114,8 +142,13 @@ def test_warnings_name_the_manifest_path(capsys: pytest.CaptureFixture[str], mon
 
 
 def test_autoscale_on_docker_warns() -> None:
-    doc = manifest.parse((ROOT / "koyalite.yaml").read_text(encoding="utf-8").replace(
-        "      api: {replicas: 1, autoscale: null}", "      api: {replicas: 1}"), "koyalite.yaml", ROOT)
+    doc = manifest.parse(
+        (ROOT / "koyalite.yaml")
+        .read_text(encoding="utf-8")
+        .replace("      api: {replicas: 1, autoscale: null}", "      api: {replicas: 1}"),
+        "koyalite.yaml",
+        ROOT,
+    )
     found = docker.warnings(plan.build(manifest.check(doc, "dev"), ROOT))
     assert [(w.path, w.message, w.hint) for w in found] == [
         ("project.regions", "2 regions collapse onto one Docker host", "per-region placement and failover need the kubernetes target"),

@@ -17,18 +17,16 @@ def litefs(part: LiteFS, ctx: Context) -> list[Obj]:
     """
     primary = next(r for r in part.regions if r.candidate)
     primary_node = f"{primary.name}-0"
-    config = {"path": LITEFS_CONFIG, "content": litefs_config(part)}
+    config = {"path": LITEFS_CONFIG, "content": litefs_config(part, primary_host=primary_node, candidate="${LITEFS_CANDIDATE}")}
     objs: list[Obj] = []
     for region in part.regions:
         for i in range(region.nodes):
             name = f"{region.name}-{i}"
             candidate = region.candidate and (part.lease == "consul" or i == 0)
-            env = {
-                "LITEFS_CANDIDATE": str(candidate).lower(),
-                "LITEFS_ADVERTISE_URL": f"http://{name}:{part.api_port}",
-                "LITEFS_PRIMARY_URL": f"http://{primary_node}:{part.api_port}",
-                "KOYALITE_REGION": region.region,
-            }
+            env = {"LITEFS_CANDIDATE": str(candidate).lower(), "LITEFS_HOSTNAME": name, "KOYALITE_REGION": region.region}
+            # Writes go to the primary only (KOYALITE_DATABASE_PRIMARY_URL): LiteFS's proxy answers a write on a
+            # replica with a fly-replay header instead of forwarding it, so only the static primary carries that alias.
+            aliases = [part.name, primary.name] if name == primary_node and part.lease == "static" else [part.name]
             spec = container(
                 ctx,
                 part,
@@ -41,7 +39,7 @@ def litefs(part: LiteFS, ctx: Context) -> list[Obj]:
                 files=[config],
                 health=healthcheck(part.proxy_port, "/litefs/health", start_s=60),
                 resources=part.resources,
-                aliases=[part.name, region.name],
+                aliases=aliases,
                 depends_on=[] if name == primary_node else [primary_node],
                 restricted=False,
             )
@@ -93,7 +91,7 @@ def seaweedfs(part: SeaweedFS, ctx: Context) -> list[Obj]:
             f"-port={part.volume_port}",
             "-dir=/data",
             "-max=0",
-            f"-mserver={peers}",
+            f"-master={peers}",
             f"-dataCenter={server.region}",
             f"-rack={server.rack}",
         ]
