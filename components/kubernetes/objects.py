@@ -1,0 +1,141 @@
+"""Translated Kubernetes objects as typed pulumi_kubernetes resources: the kind registry, names and options."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+from pulumi_kubernetes import apps, autoscaling, batch, core, networking, policy
+
+from components.errors import ComponentError
+
+Obj = Mapping[str, Any]
+
+
+def _never(obj: Obj) -> bool:
+    return False
+
+
+def _always(obj: Obj) -> bool:
+    return True
+
+
+def _has_claims(obj: Obj) -> bool:
+    """A StatefulSet holds data when it has volumeClaimTemplates: replacing it must never touch the claims."""
+    return bool(obj.get("spec", {}).get("volumeClaimTemplates"))
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """How one Kubernetes kind becomes a Pulumi resource."""
+
+    resource: Callable[..., pulumi.CustomResource]
+    """The typed pulumi_kubernetes class (typed inputs, secret-marking of Secret data, await logic)."""
+    stateful: Callable[[Obj], bool] = _never
+    """Whether the object holds data: such objects are retained on delete always and protected when the plan says."""
+    secret_outputs: tuple[str, ...] = ()
+    """Output properties that are secret whatever their inputs are."""
+
+
+KINDS: dict[tuple[str, str], Kind] = {
+    ("v1", "Namespace"): Kind(core.v1.Namespace, stateful=_always),
+    ("v1", "ConfigMap"): Kind(core.v1.ConfigMap),
+    ("v1", "Secret"): Kind(core.v1.Secret, secret_outputs=("data", "stringData")),
+    ("v1", "Service"): Kind(core.v1.Service),
+    ("v1", "PersistentVolumeClaim"): Kind(core.v1.PersistentVolumeClaim, stateful=_always),
+    ("apps/v1", "Deployment"): Kind(apps.v1.Deployment),
+    ("apps/v1", "StatefulSet"): Kind(apps.v1.StatefulSet, stateful=_has_claims),
+    ("batch/v1", "CronJob"): Kind(batch.v1.CronJob),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"): Kind(autoscaling.v2.HorizontalPodAutoscaler),
+    ("policy/v1", "PodDisruptionBudget"): Kind(policy.v1.PodDisruptionBudget),
+    ("networking.k8s.io/v1", "NetworkPolicy"): Kind(networking.v1.NetworkPolicy),
+    ("networking.k8s.io/v1", "Ingress"): Kind(networking.v1.Ingress),
+}
+"""(apiVersion, kind) -> how to create it. A kind missing here is an error, never a silent drop."""
+
+FIELDS = {
+    "metadata": "metadata",
+    "spec": "spec",
+    "data": "data",
+    "binaryData": "binary_data",
+    "stringData": "string_data",
+    "type": "type",
+    "immutable": "immutable",
+}
+"""Top-level object fields -> constructor arguments. Nested fields keep their Kubernetes (camelCase) names."""
+
+HEADER = ("apiVersion", "kind")
+"""Fields the typed class sets itself."""
+
+
+def kind_of(obj: Obj) -> Kind:
+    """The registry entry for an object; an unknown (apiVersion, kind) names the object and what is supported."""
+    key = (obj.get("apiVersion", ""), obj.get("kind", ""))
+    found = KINDS.get(key)
+    if found is None:
+        supported = ", ".join(f"{v}/{k}" for v, k in sorted(KINDS))
+        raise ComponentError(
+            f"no Pulumi resource for Kubernetes kind {key[0]}/{key[1]} (object `{name_of(obj)}`)",
+            f"add it to components.kubernetes.objects.KINDS; supported: {supported}",
+        )
+    return found
+
+
+def name_of(obj: Obj) -> str:
+    return str(obj.get("metadata", {}).get("name", "?"))
+
+
+def logical_name(obj: Obj) -> str:
+    """The Pulumi name: derived only from the object, so URNs are stable across runs (`deployment-acme-prod-api`).
+
+    Changing it replaces the object (pulumi/pulumi-kubernetes#2948): keep the formula, or add aliases.
+    """
+    return f"{obj['kind'].lower()}-{name_of(obj)}"
+
+
+def is_stateful(obj: Obj) -> bool:
+    """Whether the object holds data (Namespace, PersistentVolumeClaim, StatefulSet with volume claims)."""
+    return kind_of(obj).stateful(obj)
+
+
+def options(
+    obj: Obj,
+    *,
+    protect: bool,
+    parent: pulumi.Resource | None = None,
+    depends_on: Sequence[pulumi.Resource] = (),
+) -> pulumi.ResourceOptions:
+    """The Pulumi options of one object: the data-keeping policy lives here and only here.
+
+    A stateful object is always `retain_on_delete` (a destroy or a replacement never deletes its data in the
+    cluster) and `protect`ed when the plan asks (the engine refuses to delete or replace it at all). Nothing
+    sets `delete_before_replace` or `ignore_changes`: a change the cluster cannot apply must fail loudly.
+    """
+    kind = kind_of(obj)
+    stateful = kind.stateful(obj)
+    return pulumi.ResourceOptions(
+        parent=parent,
+        depends_on=list(depends_on) or None,
+        protect=protect if stateful else None,
+        retain_on_delete=True if stateful else None,
+        additional_secret_outputs=list(kind.secret_outputs) or None,
+    )
+
+
+def arguments(obj: Obj) -> dict[str, Any]:
+    """Constructor arguments of the typed class; an unknown kind or a field it cannot take is an error, not a drop."""
+    kind_of(obj)
+    unknown = sorted(set(obj) - set(FIELDS) - set(HEADER))
+    if unknown:
+        raise ComponentError(
+            f"{obj['kind']} `{name_of(obj)}` has fields the Pulumi resource cannot take: {', '.join(unknown)}",
+            "translate into spec/data fields, or extend components.kubernetes.objects.FIELDS",
+        )
+    return {FIELDS[key]: value for key, value in obj.items() if key in FIELDS}
+
+
+def create(obj: Obj, opts: pulumi.ResourceOptions, **extra: Any) -> pulumi.CustomResource:
+    """One typed resource for one translated object; `extra` adds what only Pulumi knows (secret values)."""
+    return kind_of(obj).resource(logical_name(obj), opts=opts, **arguments(obj), **extra)
