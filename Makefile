@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# checkov lives in its own venv: its pinned dependencies would fight Pulumi's in one environment.
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+CHECKOV_VERSION ?= 3.3.30
 
 .PHONY: run test lint typecheck unit schema bench clean
 
@@ -12,10 +16,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## run: validate the reference manifest for every environment and print prod's effective configuration
+$(CHECKOV_STAMP):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	touch $(CHECKOV_STAMP)
+
+## run: validate the reference manifest for every environment and render staging and prod for Kubernetes into build/render/
 run: $(STAMP)
 	$(BIN)/koyalite validate koyalite.yaml --all-envs
-	$(BIN)/koyalite config --env prod koyalite.yaml
+	$(BIN)/koyalite render --env staging koyalite.yaml -o build/render/staging
+	$(BIN)/koyalite render --env prod koyalite.yaml -o build/render/prod
 
 ## test: lint, type-check and run every test tier
 test: lint typecheck unit
@@ -25,10 +36,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy provisioner
+	$(BIN)/mypy provisioner components stacks bench
 
-unit: $(STAMP)
-	$(BIN)/pytest
+unit: $(STAMP) $(CHECKOV_STAMP)
+	KOYALITE_CHECKOV=$(CHECKOV_VENV)/bin/checkov $(BIN)/pytest
 
 ## schema: regenerate schema/koyalite.schema.json from the models
 schema: $(STAMP)
@@ -39,4 +50,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py --output bench/REPORT.md
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

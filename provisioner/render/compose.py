@@ -95,7 +95,7 @@ def files(objects: list[dict[str, Any]], project: str) -> dict[str, str]:
     for obj in objects:
         for file in obj.get("files", []):
             out[_file_name(file)] = file["content"]
-    keys = next((o["keys"] for o in objects if o["kind"] == "SecretSet"), [])
+    keys: list[str] = next((o["keys"] for o in objects if o["kind"] == "SecretSet"), [])
     if keys:
         out[f"{SECRETS_DIR}/README"] = (
             "Put each secret's value in a file of its name here before `docker-compose up`:\n"
