@@ -542,13 +542,6 @@ def test_logical_names_are_stable_across_runs(runs: dict[str, Run], plans: dict[
     assert shape(again) == shape(runs["prod"])
 
 
-def test_a_docker_environment_is_refused() -> None:
-    with pytest.raises(
-        ComponentError, match=r"environment `dev` targets docker; this Pulumi program deploys kubernetes environments so far"
-    ):
-        run_stack("dev")
-
-
 def test_a_stack_may_name_its_environment() -> None:
     with pytest.raises(
         ComponentError, match=r"environment `stagign` is not defined .*did you mean `staging`\?; stack `staging-render` deploys"

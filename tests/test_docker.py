@@ -108,7 +108,8 @@ def test_litefs_is_the_one_privileged_exception() -> None:
             assert (c["devices"], c["cap_add"]) == (["/dev/fuse"], ["SYS_ADMIN"])
             assert "user" not in c
         else:
-            assert c["user"] == "10001:10001" and c["read_only"] is True and c["cap_drop"] == ["ALL"]
+            assert c["user"] == "10001:10001" and c["cap_drop"] == ["ALL"]
+            assert c["security_opt"] == ["no-new-privileges:true"]
 
 
 def test_litefs_nodes_share_one_config_and_one_candidate() -> None:

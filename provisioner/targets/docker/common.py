@@ -129,7 +129,9 @@ def container(
         **limits(resources or Resources()),
     }
     if restricted:
-        spec.update({"user": RUN_AS, "read_only": True, "cap_drop": ["ALL"], "security_opt": ["no-new-privileges:true"], "tmpfs": ["/tmp"]})
+        # Not read-only, unlike on Kubernetes: Docker delivers config files and secrets by copying them into the
+        # created container before it starts, which a read-only root filesystem refuses.
+        spec.update({"user": RUN_AS, "cap_drop": ["ALL"], "security_opt": ["no-new-privileges:true"], "tmpfs": ["/tmp"]})
     published = ctx.published(part.role if component is None else component)
     if published is not None and port is not None:
         spec["ports"] = [{"host_ip": ctx.hints.bind, "host": published, "container": port}]

@@ -1,0 +1,103 @@
+"""One component per translated Docker bundle: containers, their named volumes and their image references."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import pulumi
+import pulumi_docker as docker
+
+from components.docker.objects import Obj, container_args, logical_name, start_order, volume_args, volume_options
+from components.errors import ComponentError
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What every part component reads besides its objects."""
+
+    protect: bool
+    network: pulumi.Output[str]
+    secrets: Mapping[str, pulumi.Output[str]] | None
+    images: dict[str, docker.RemoteImage] = field(default_factory=dict)
+    """Image references by name, shared by every container of the environment."""
+    containers: dict[str, docker.Container] = field(default_factory=dict)
+    """Containers created so far, by name: the dependencies of later ones (start order by health)."""
+
+
+class Bundled(pulumi.ComponentResource):
+    """The canonical shell: volumes first, then containers in translation order, each a child of the component."""
+
+    TYPE: ClassVar[str]
+    volumes: dict[str, docker.Volume]
+    containers: dict[str, docker.Container]
+
+    def __init__(self, name: str, objects: Sequence[Obj], scope: Scope, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(self.TYPE, name, None, opts)
+        self.volumes, self.containers = {}, {}
+        for obj in objects:
+            if obj["kind"] == "Volume":
+                self.volumes[obj["name"]] = docker.Volume(logical_name(obj), **volume_args(obj), opts=volume_options(scope.protect, self))
+        containers = {o["name"]: o for o in objects if o["kind"] == "Container"}
+        for name in start_order(list(containers), {n: o["depends_on"] for n, o in containers.items()}):
+            self.containers[name] = scope.containers[name] = self.container(containers[name], scope)
+        self.register_outputs({"containers": list(self.containers), "volumes": list(self.volumes)})
+
+    def container(self, obj: Obj, scope: Scope) -> docker.Container:
+        image = scope.images.get(obj["image"])
+        if image is None:
+            # a reference to a local or pulled image; keep_locally: a destroy never removes images
+            image = docker.RemoteImage(
+                f"image-{obj['image']}", name=obj["image"], keep_locally=True, opts=pulumi.ResourceOptions(parent=self)
+            )
+            scope.images[obj["image"]] = image
+        missing = [d for d in obj["depends_on"] if d not in scope.containers]
+        if missing:
+            raise ComponentError(
+                f"container `{obj['name']}` starts after {', '.join(missing)}, which are not created yet",
+                "the platform creates parts in start order; this is a bug in that order",
+            )
+        needs: list[pulumi.Resource] = [scope.containers[d] for d in obj["depends_on"]]
+        needs += [self.volumes[v["volume"]] for v in obj["volumes"] if v["volume"] in self.volumes]
+        return docker.Container(
+            logical_name(obj),
+            **container_args(obj, image.image_id, scope.network, scope.secrets),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=needs or None),
+        )
+
+
+class Service(Bundled):
+    TYPE: ClassVar[str] = "koyalite:docker:Service"
+
+
+class EdgeRuntime(Bundled):
+    TYPE: ClassVar[str] = "koyalite:docker:EdgeRuntime"
+
+
+class LiteFS(Bundled):
+    TYPE: ClassVar[str] = "koyalite:docker:LiteFS"
+
+
+class SeaweedFS(Bundled):
+    TYPE: ClassVar[str] = "koyalite:docker:SeaweedFS"
+
+
+class Weaviate(Bundled):
+    TYPE: ClassVar[str] = "koyalite:docker:Weaviate"
+
+
+class Cron(Bundled):
+    TYPE: ClassVar[str] = "koyalite:docker:Cron"
+
+
+PARTS: dict[str, type[Bundled]] = {
+    "service": Service,
+    "edge-runtime": EdgeRuntime,
+    "litefs": LiteFS,
+    "seaweedfs": SeaweedFS,
+    "weaviate": Weaviate,
+    "cron": Cron,
+}
+"""Plan kind -> component. Kinds whose objects are not resources of their own (config, secrets, webhooks,
+network) are handled by the platform: config and webhooks ride in containers, secrets in uploads."""

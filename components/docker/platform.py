@@ -1,0 +1,71 @@
+"""The Docker target under the platform: an explicit provider, the network, then one component per bundle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_docker as docker
+
+from components.docker.objects import logical_name, network_args, secret_keys, start_order
+from components.docker.parts import PARTS, Bundled, Scope
+from components.errors import ComponentError
+from components.platform import Deployed, Platform, register
+from components.secrets import stack_secrets
+from components.stack import Settings
+from provisioner.plan.model import Plan
+from provisioner.targets.docker import translate
+
+PROVIDER = "docker"
+CARRIED = frozenset({"config", "secrets", "webhooks", "network"})
+"""Bundles with no component: their objects ride in containers (config, webhooks, secrets) or are the network."""
+
+
+class Network(pulumi.ComponentResource):
+    """The environment's bridge network."""
+
+    TYPE = "koyalite:docker:Network"
+    network: docker.Network
+
+    def __init__(self, name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(self.TYPE, name, None, opts)
+        self.network = docker.Network(logical_name(obj), **network_args(obj), opts=pulumi.ResourceOptions(parent=self))
+        self.register_outputs({"name": self.network.name})
+
+
+@register("docker")
+def deploy(platform: Platform, plan: Plan, settings: Settings) -> Deployed:
+    """Network first, then the parts in plan order; containers wait for the health of what they depend on."""
+    assert plan.docker is not None
+    bundles = translate(plan)
+    unknown = sorted({b.kind for b in bundles} - set(PARTS) - CARRIED)
+    if unknown:
+        raise ComponentError(f"no Pulumi component for plan kinds {', '.join(unknown)}", "add them to components.docker.parts.PARTS")
+    objects = [o for b in bundles for o in b.objects]
+    secrets = stack_secrets(secret_keys(objects), settings)
+    provider = docker.Provider(PROVIDER, host=plan.docker.host, opts=pulumi.ResourceOptions(parent=platform))
+    opts = pulumi.ResourceOptions(parent=platform, providers=[provider])
+    network_obj = next(o for o in objects if o["kind"] == "Network")
+    network = Network(network_obj["name"], network_obj, opts)
+    scope = Scope(plan.protect, network.network.name, secrets)
+    parts: dict[str, pulumi.ComponentResource] = {network_obj["name"]: network}
+    # Parts start in dependency order (the database before the services that call it), whatever the plan order.
+    owner = {o["name"]: b.name for b in bundles for o in b.objects if o["kind"] == "Container"}
+    needs = {b.name: sorted({owner[d] for o in b.objects if o["kind"] == "Container" for d in o["depends_on"]} - {b.name}) for b in bundles}
+    by_name = {b.name: b for b in bundles if b.kind in PARTS}
+    for name in start_order(list(by_name), needs):
+        bundle = by_name[name]
+        parts[bundle.name] = PARTS[bundle.kind](bundle.name, bundle.objects, scope, opts)
+    return Deployed(parts, exports(plan))
+
+
+def exports(plan: Plan) -> dict[str, pulumi.Input[Any]]:
+    """Where to reach the published gateways (API, Studio, functions) on the host."""
+    assert plan.docker is not None
+    out: dict[str, pulumi.Input[Any]] = {"environment": plan.environment}
+    for role, port in plan.docker.publish:
+        out[f"{role}Url"] = f"http://{plan.docker.bind}:{port}"
+    return out
+
+
+__all__ = ["Bundled", "deploy"]

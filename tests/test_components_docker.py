@@ -1,0 +1,86 @@
+"""Pulumi mocks for the Docker components: one resource per translated object, volumes kept and protected,
+secrets uploaded as secrets, start order as dependencies."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from pulumi.runtime import rpc
+
+from components.docker.objects import volume_options
+from tests.test_components import CANARY, Run, build_plan, canary, leaks, pulumi_runtime, run_stack, secret_keys
+
+_ = pulumi_runtime  # the fixture that resets Pulumi's process-wide mocks after this module
+
+
+@pytest.fixture(scope="module")
+def dev() -> Run:
+    keys = secret_keys(build_plan("dev"))
+    return run_stack("dev", secrets={k: canary(k) for k in keys})
+
+
+def _by_name(run: Run, type_: str) -> dict[str, object]:
+    return {r.name: r for r in run.registrations if r.type == type_}
+
+
+def test_components_and_resources(dev: Run) -> None:
+    types = Counter(r.type for r in dev.registrations)
+    assert types["koyalite:index:Platform"] == 1
+    assert types["koyalite:docker:Network"] == 1
+    assert types["docker:index/network:Network"] == 1
+    assert types["koyalite:docker:Service"] == 7
+    assert types["docker:index/container:Container"] == 16
+    assert types["docker:index/volume:Volume"] == 6
+    assert types["docker:index/remoteImage:RemoteImage"] == 12  # one reference per image, shared by its containers
+
+
+def test_volumes_are_retained_everywhere_and_protected_only_when_asked(dev: Run) -> None:
+    volumes = [r for r in dev.registrations if r.type == "docker:index/volume:Volume"]
+    assert {r.retain_on_delete for r in volumes} == {True}
+    assert {r.protect for r in volumes} == {False}  # dev has no `protect`
+    assert volume_options(True, None).protect is True  # type: ignore[arg-type]
+
+
+def test_containers_never_remove_volumes_and_wait_for_health(dev: Run) -> None:
+    for r in dev.registrations:
+        if r.type == "docker:index/container:Container":
+            assert r.inputs["removeVolumes"] is False
+            assert r.inputs["wait"] is True and r.inputs["mustRun"] is True
+
+
+def test_start_order_is_expressed_as_dependencies(dev: Run) -> None:
+    urns = {r.name: r.urn for r in dev.registrations}
+    containers = {r.name: r for r in dev.registrations if r.type == "docker:index/container:Container"}
+    replica = containers["container-acme-dev-litefs-fra-1"]
+    assert urns["container-acme-dev-litefs-fra-0"] in replica.dependencies
+    api = containers["container-acme-dev-api-1"]
+    assert {urns["container-acme-dev-litefs-fra-0"], urns["container-acme-dev-seaweedfs-s3"]} <= set(api.dependencies)
+    assert urns["container-acme-dev-seaweedfs-master-0"] in containers["container-acme-dev-seaweedfs-volume-0"].dependencies
+
+
+def test_secrets_are_uploaded_as_secrets(dev: Run) -> None:
+    for r in dev.registrations:
+        assert not leaks(r.inputs, CANARY), r.name
+    api = next(r for r in dev.registrations if r.name == "container-acme-dev-api-1")
+    uploads = api.inputs["uploads"]
+    assert rpc.is_rpc_secret(uploads)  # one secret element makes the whole list secret in state: config files too
+    uploads = rpc.unwrap_rpc_secret(uploads)
+    secret_files = [u for u in uploads if str(u.get("file", "")).startswith("/run/secrets/") or rpc.is_rpc_secret(u.get("content"))]
+    assert sorted(u["file"] for u in secret_files) == ["/run/secrets/jwt_secret", "/run/secrets/service_role_key"]
+    for upload in secret_files:  # inside the secret list the values are plain: the list as a whole is the secret
+        assert upload["content"] == canary(upload["file"].rsplit("/", 1)[1])
+        assert (upload["owner"], upload["permissions"]) == ("10001", "0400")
+
+
+def test_only_gateways_are_published(dev: Run) -> None:
+    published = {
+        r.name: r.inputs["ports"] for r in dev.registrations if r.type == "docker:index/container:Container" and r.inputs.get("ports")
+    }
+    assert sorted(published) == ["container-acme-dev-api-1", "container-acme-dev-functions-1", "container-acme-dev-studio-1"]
+
+
+def test_exports_say_where_to_reach_the_gateways(dev: Run) -> None:
+    outputs = next(o for urn, o in dev.outputs.items() if "Platform" in urn)
+    assert outputs["apiUrl"] == "http://127.0.0.1:8000"
+    assert outputs["studioUrl"] == "http://127.0.0.1:3000"
