@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,8 @@ SETTINGS = (MANIFEST, ENVIRONMENT, KUBE_CONTEXT, KUBECONFIG, RENDER_DIRECTORY)
 """Every non-secret key; a secret of the same name would be shadowed, so the program refuses one."""
 
 DEFAULT_MANIFEST = "../koyalite.yaml"
+MANIFEST_ENV = "KOYALITE_MANIFEST"
+"""Set by `koyalite up|preview|destroy`: the manifest it checked, overriding `koyalite:manifest`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +55,10 @@ class Settings:
         return cls(
             stack=stack,
             environment=config.get(ENVIRONMENT) or stack,
-            manifest=(stack_dir / config.get(MANIFEST, DEFAULT_MANIFEST)).resolve(),
+            # `koyalite up` names the manifest it validated; `pulumi up` by hand reads the stack config
+            manifest=Path(os.environ[MANIFEST_ENV])
+            if os.environ.get(MANIFEST_ENV)
+            else (stack_dir / config.get(MANIFEST, DEFAULT_MANIFEST)).resolve(),
             kube_context=config.get(KUBE_CONTEXT),
             # Read as a secret: a kubeconfig's contents hold cluster credentials.
             kubeconfig=config.get_secret(KUBECONFIG),

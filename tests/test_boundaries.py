@@ -28,7 +28,11 @@ FORBIDDEN = {
     "provisioner/plan/model.py": ("provisioner.manifest", "pydantic", "yaml", "pulumi"),
     "provisioner/targets": ("provisioner.render", "provisioner.cli", "components", "stacks", "pulumi", "typer", "yaml"),
     "provisioner/render": ("provisioner.cli", "components", "stacks", "pulumi", "typer"),
-    "components": ("provisioner.cli", "stacks", "typer"),
+    "components": ("provisioner.cli", "provisioner.deploy", "stacks", "typer"),
+    "provisioner/deploy/guard.py": ("pulumi", "provisioner.cli", "components", "stacks"),
+    "provisioner/deploy/settings.py": ("pulumi", "provisioner.cli", "components", "stacks"),
+    "provisioner/deploy/engine.py": ("provisioner.cli", "components", "stacks", "typer"),
+    "provisioner/cli": ("pulumi", "components", "stacks"),
 }
 
 

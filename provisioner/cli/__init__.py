@@ -17,7 +17,12 @@ EXIT_USAGE = 64
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 ok, 2 invalid manifest, 64 usage error, 1 a bug of ours)."""
+    """Run the CLI; returns the exit code.
+
+    0 ok · 2 invalid manifest · 3 refused by the data-loss guard or protect policy · 4 the Pulumi engine failed ·
+    64 usage error · 1 a bug of ours.
+    """
+    from provisioner.cli import deploy  # noqa: F401 - registers the deploy commands (Pulumi is imported only when they run)
     from provisioner.cli.commands import app
     from provisioner.cli.output import human
 
@@ -31,7 +36,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"error: {exc.message}\n" + (f"  hint: {exc.hint}\n" if exc.hint else ""))
         return EXIT_USAGE
     except KoyaliteError as exc:
-        sys.stderr.write(f"error: {exc.message}\n")
+        hint = getattr(exc, "hint", "")
+        for item in getattr(exc, "violations", []):
+            sys.stderr.write(f"  refused: {item}\n")
+        sys.stderr.write(f"error: {exc.message}\n" + (f"  hint: {hint}\n" if hint else ""))
         return exc.exit_code
     except typer.Exit as exc:
         return int(exc.exit_code)

@@ -15,7 +15,8 @@ from provisioner.errors import ManifestError, Severity, UsageError
 app = typer.Typer(
     name="koyalite",
     help="Validate, render and deploy a KoyaLite project described by koyalite.yaml.\n\n"
-    "Exit codes: 0 success, 2 invalid or unreadable manifest, 64 usage error, 1 internal error.",
+    "Exit codes: 0 success, 2 invalid or unreadable manifest, 3 refused by the data-loss guard or protect policy, "
+    "4 the Pulumi engine failed, 64 usage error, 1 internal error.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -52,7 +52,7 @@ def human(diagnostics: Sequence[Diagnostic], stream: TextIO, colour: bool | None
         where = f"{d.position}: " if d.position else ""
         path = f"{d.path}: " if d.path else ""
         stream.write(f"{paint('bold', where)}{paint(d.severity.value, d.severity.value)}: {path}{d.message}\n")
-        if d.position is not None:
+        if d.position is not None and d.code != "secret":  # the line would show the secret the message leaves out
             text = sources.line(d.position.file, d.position.line)
             if text is not None and len(text) <= 240:
                 gutter = str(d.position.line)

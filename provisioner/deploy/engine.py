@@ -1,0 +1,242 @@
+"""The one adapter to the Pulumi engine (Automation API): every call, and every Pulumi error mapped to ours."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import socket
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi.automation as auto
+from pulumi.automation import events
+
+from provisioner.deploy.guard import Step, Violation, violations
+from provisioner.deploy.settings import STACKS_DIR, DeploySettings
+from provisioner.errors import KoyaliteError
+
+SECRET_NAMESPACE = "koyalite"
+
+
+class DeployError(KoyaliteError):
+    """The engine failed; the message says what and the hint how to go on."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class RefusedError(KoyaliteError):
+    """The data-loss guard or the protect policy refused the run before the engine changed anything."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, hint: str, violations: Sequence[Violation] = ()) -> None:
+        super().__init__(message)
+        self.hint = hint
+        self.violations = list(violations)
+
+
+@dataclass
+class Progress:
+    """What the CLI shows while the engine runs: a callback per step and per engine message."""
+
+    on_step: Callable[[str, str, str], None] = lambda op, type_, name: None
+    on_failed: Callable[[str], None] = lambda name: None
+    on_message: Callable[[str, str], None] = lambda severity, text: None
+    steps: list[Step] = field(default_factory=list)
+
+    def __call__(self, event: events.EngineEvent) -> None:
+        if event.resource_pre_event is not None:
+            meta = event.resource_pre_event.metadata
+            op = getattr(meta.op, "value", str(meta.op))
+            self.steps.append(Step(op, meta.urn, meta.type, tuple(meta.keys or ()), tuple(meta.diffs or ())))
+            if op != "same":
+                self.on_step(op, meta.type, meta.urn.rsplit("::", 1)[-1])
+        elif event.res_op_failed_event is not None:
+            self.on_failed(event.res_op_failed_event.metadata.urn.rsplit("::", 1)[-1])
+        elif event.diagnostic_event is not None and event.diagnostic_event.severity in ("error", "warning"):
+            self.on_message(event.diagnostic_event.severity, event.diagnostic_event.message.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Resource changes by operation (create, update, replace, delete, same)."""
+
+    changes: dict[str, int]
+
+    def __str__(self) -> str:
+        shown = {k: v for k, v in sorted(self.changes.items()) if k != "same" and v}
+        same = self.changes.get("same", 0)
+        parts = [f"{v} to {k}" if k in ("create", "update", "replace", "delete") else f"{v} {k}" for k, v in shown.items()]
+        return (", ".join(parts) or "no changes") + (f"; {same} unchanged" if same else "")
+
+
+_ERRORS: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (
+        re.compile(r"incorrect passphrase|failed to decrypt|passphrase must be set", re.I),
+        "the secrets passphrase is wrong or missing",
+        "set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE to the passphrase this stack was created with",
+    ),
+    (
+        re.compile(r"no resource plugin '?(pulumi-resource-)?(\w+)|could not find .*plugin|plugin .* not found", re.I),
+        "a Pulumi provider plugin is missing",
+        "run `make toolchain` to build and install the pinned plugins (no download is attempted)",
+    ),
+    (
+        re.compile(r"executable file not found|pulumi: not found|Failed to find the pulumi CLI", re.I),
+        "the Pulumi CLI is not installed",
+        "run `make toolchain`",
+    ),
+)
+
+
+@contextlib.contextmanager
+def mapped(settings: DeploySettings) -> Iterator[None]:
+    """Turn Pulumi's exceptions into ours, each with a hint; never a traceback."""
+    env = settings.environment
+    try:
+        yield
+    except auto.ConcurrentUpdateError as exc:
+        raise DeployError(
+            f"environment {env} is locked by another update",
+            f"wait for it; if none runs (a killed `up` leaves its lock behind), run `koyalite unlock --env {env}`",
+        ) from exc
+    except auto.StackNotFoundError as exc:
+        raise DeployError(f"environment {env} has never been deployed to {settings.backend}", f"run `koyalite up --env {env}`") from exc
+    except auto.CommandError as exc:
+        text = str(exc)
+        for pattern, message, hint in _ERRORS:
+            if pattern.search(text):
+                raise DeployError(f"{message} (environment {env})", hint) from exc
+        raise DeployError(
+            f"the Pulumi engine failed for environment {env}: {_last_error(text)}",
+            "the lines above show the failing resource; fix it and run again",
+        ) from exc
+    except FileNotFoundError as exc:
+        raise DeployError("the Pulumi CLI is not installed", "run `make toolchain`") from exc
+
+
+def _last_error(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if "error" in ln.lower()]
+    return lines[-1] if lines else text.strip().splitlines()[-1] if text.strip() else "unknown error"
+
+
+class Engine:
+    """One environment's stack in the stacks/ project."""
+
+    def __init__(self, settings: DeploySettings, stacks_dir: Path = STACKS_DIR) -> None:
+        self.settings = settings
+        self.stacks_dir = stacks_dir
+
+    def _workspace_options(self) -> auto.LocalWorkspaceOptions:
+        return auto.LocalWorkspaceOptions(work_dir=str(self.stacks_dir), env_vars=self.settings.env, secrets_provider="passphrase")
+
+    def stack(self, create: bool = True) -> auto.Stack:
+        with mapped(self.settings):
+            if create:
+                return auto.create_or_select_stack(self.settings.environment, work_dir=str(self.stacks_dir), opts=self._workspace_options())
+            return auto.select_stack(self.settings.environment, work_dir=str(self.stacks_dir), opts=self._workspace_options())
+
+    def preview(self, progress: Progress, *, diff: bool = False, expect_no_changes: bool = False, save_plan: Path | None = None) -> Summary:
+        stack = self.stack()
+        with mapped(self.settings):
+            result = stack.preview(
+                on_event=progress,
+                diff=diff,
+                expect_no_changes=expect_no_changes or None,
+                plan=str(save_plan) if save_plan else None,
+                color="never",
+            )
+        return Summary(_changes(result.change_summary or {}))
+
+    def guarded_steps(self, progress: Progress, allowed: Sequence[str]) -> list[Violation]:
+        """Preview and return what the data-loss guard refuses."""
+        self.preview(progress)
+        return violations(progress.steps, allowed)
+
+    def up(self, progress: Progress, *, allow_replace: Sequence[str] = (), plan: Path | None = None, diff: bool = False) -> Summary:
+        checked = Progress()
+        found = self.guarded_steps(checked, allow_replace)
+        if found:
+            raise RefusedError(
+                f"the update would delete or replace {len(found)} stateful resource(s) of environment {self.settings.environment}",
+                "data is never lost by an ordinary change: revert the change, or if the data may go, rerun with "
+                + " ".join(f"--allow-replace {v.step.urn}" for v in found),
+                found,
+            )
+        stack = self.stack()
+        with mapped(self.settings):
+            result = stack.up(on_event=progress, diff=diff, plan=str(plan) if plan else None, color="never", show_secrets=False)
+        return Summary(_changes(result.summary.resource_changes or {}))
+
+    def destroy(self, progress: Progress, *, protected: bool, allow_protected: bool) -> Summary:
+        if protected and not allow_protected:
+            raise RefusedError(
+                f"environment {self.settings.environment} is protected",
+                "pass --allow-protected to remove what is not protected; protected data resources stay in any case",
+            )
+        stack = self.stack(create=False)
+        with mapped(self.settings):
+            result = stack.destroy(on_event=progress, exclude_protected=True if protected else None, color="never", show_secrets=False)
+        return Summary(_changes(result.summary.resource_changes or {}))
+
+    def refresh(self, progress: Progress) -> Summary:
+        stack = self.stack(create=False)
+        with mapped(self.settings):
+            result = stack.refresh(on_event=progress, color="never", show_secrets=False)
+        return Summary(_changes(result.summary.resource_changes or {}))
+
+    def outputs(self) -> dict[str, Any]:
+        stack = self.stack(create=False)
+        with mapped(self.settings):
+            found = stack.outputs()
+        return {k: ("[secret]" if v.secret else v.value) for k, v in sorted(found.items())}
+
+    def set_secret(self, name: str, value: str) -> None:
+        stack = self.stack()
+        with mapped(self.settings):
+            stack.set_config(f"{SECRET_NAMESPACE}:{name}", auto.ConfigValue(value=value, secret=True))
+
+    def unlock(self) -> list[Path]:
+        """Remove the file backend's lock files of this stack (a killed update leaves them behind)."""
+        backend = self.settings.backend
+        if not backend.startswith("file://"):
+            raise DeployError(f"unlock works on file backends only, not {backend}", "use `pulumi cancel` for other backends")
+        root = Path(backend.removeprefix("file://")) / ".pulumi" / "locks"
+        found = sorted(p for p in root.rglob("*.json") if f"/{self.settings.environment}/" in p.as_posix())
+        running = [p for p in found if _alive(p)]
+        if running:
+            raise DeployError(
+                f"an update of environment {self.settings.environment} is still running ({running[0].name})",
+                "wait for it to finish; only a lock whose process is gone is removed",
+            )
+        for path in found:
+            path.unlink()
+        return found
+
+
+def _changes(found: Mapping[Any, int]) -> dict[str, int]:
+    """Pulumi's change counts keyed by plain operation names (it keys them by OpType)."""
+    return {getattr(k, "value", str(k)): int(v) for k, v in found.items()}
+
+
+def _alive(lock: Path) -> bool:
+    """Whether the process that wrote a lock still runs on this host."""
+    try:
+        info = json.loads(lock.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if info.get("hostname") not in (socket.gethostname(), None):
+        return True  # another host: we cannot tell, so we do not remove it
+    try:
+        os.kill(int(info.get("pid", 0)), 0)
+    except (OSError, ValueError):
+        return False
+    return int(info.get("pid", 0)) > 0
