@@ -14,7 +14,25 @@ def json_schema() -> dict[str, Any]:
     from provisioner.manifest.models import Manifest
 
     schema = Manifest.model_json_schema(by_alias=True)
+    _close_pattern_maps(schema)
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
+
+
+def _close_pattern_maps(node: Any) -> None:
+    """Refuse keys outside a map's key pattern, as the models do.
+
+    Pydantic writes a constrained key type (`dict[DnsLabel, ...]`) as `patternProperties` alone, which
+    JSON Schema reads as "other keys may hold anything": `environments: {Prod: 1}` would pass.
+    """
+    if isinstance(node, dict):
+        patterns = node.get("patternProperties")
+        if isinstance(patterns, dict) and len(patterns) == 1 and "propertyNames" in node and "additionalProperties" not in node:
+            node["propertyNames"] = {**node["propertyNames"], "pattern": next(iter(patterns))}
+        for value in node.values():
+            _close_pattern_maps(value)
+    elif isinstance(node, list):
+        for value in node:
+            _close_pattern_maps(value)
 
 
 def dumps() -> str:

@@ -33,6 +33,7 @@ _HEX = re.compile(r"^0x[0-9a-fA-F]+$")
 _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
 _INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
 _NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # Plain scalars that YAML 1.1 readers (PyYAML, kubectl's older parsers, many CI tools) read
 # differently from YAML 1.2: we refuse them rather than guess which one the author meant.
@@ -290,12 +291,31 @@ def _yaml_error(exc: yaml.MarkedYAMLError, text: str, file: str) -> ManifestErro
     return _problem(file, mark, problem, hint)
 
 
+def _character_problem(text: str, index: int, file: str, message: str, hint: str) -> ManifestError:
+    before = text[:index]
+    position = Position(file, before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1)
+    return ManifestError([Diagnostic(message, "", position, hint, code="yaml")])
+
+
 def parse(text: str, file: str) -> Node:
     """Parse manifest text into a Node tree (a mapping at the top), or raise ManifestError."""
+    surrogate = _SURROGATE.search(text)  # text from stdin or an API caller; libyaml cannot encode it
+    if surrogate:
+        raise _character_problem(text, surrogate.start(), file, "the text is not valid Unicode", "save the file as UTF-8")
     try:
         events = list(yaml.parse(text, Loader=yaml.CBaseLoader))
     except yaml.MarkedYAMLError as exc:
         raise _yaml_error(exc, text, file) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML forbids; libyaml gives its byte offset
+        index = len(text.encode("utf-8")[: exc.position].decode("utf-8", errors="ignore"))
+        character = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
+        raise _character_problem(
+            text,
+            index,
+            file,
+            f"character {character} is not allowed in YAML",
+            "remove it, or write it as an escape in a double-quoted string",
+        ) from None
     except yaml.YAMLError as exc:  # pragma: no cover - libyaml reports marks for all it finds
         raise _problem(file, None, str(exc)) from None
     starts = [i for i, e in enumerate(events) if isinstance(e, yaml.DocumentStartEvent)]
@@ -309,7 +329,10 @@ def parse(text: str, file: str) -> Node:
             "keep one document; put per-environment differences under `environments`",
         )
     first = events[starts[0] + 1]
-    if isinstance(first, yaml.DocumentEndEvent):
+    # An explicit document with nothing in it (`---` alone) comes as one empty plain scalar.
+    if isinstance(first, yaml.DocumentEndEvent) or (
+        isinstance(first, yaml.ScalarEvent) and first.value == "" and first.style in (None, "") and first.tag is None
+    ):
         raise _problem(file, None, "the manifest is empty", "start from `koyalite init`, or see the README")
     root, _, _ = _Composer(file).compose(events, starts[0] + 1)
     if not isinstance(root.value, dict):

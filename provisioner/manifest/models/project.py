@@ -25,7 +25,11 @@ class Project(Model):
         None, description="Public domain; the ingress serves the API, Studio and functions under it.", examples=["acme.example.com"]
     )
     regions: list[DnsLabel] = Field(
-        ["local"], min_length=1, description="Regions the project runs in; the first is the default.", examples=[["fra", "iad"]]
+        ["local"],
+        min_length=1,
+        description="Regions the project runs in; the first is the default.",
+        examples=[["fra", "iad"]],
+        json_schema_extra={"uniqueItems": True},
     )
     release: Annotated[str, Field(pattern=RELEASE)] = Field(
         description="KoyaLite release: the image tag of every service unless a service pins its own.", examples=["1.4.0"]

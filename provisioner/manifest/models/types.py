@@ -84,7 +84,7 @@ def _duration(value: str) -> str:
 def _secret_ref(value: str) -> str:
     if not _SECRET_REF.match(value):
         raise PydanticCustomError(
-            "koyalite",
+            "secret",  # the code `secret` keeps the value out of every output, source snippets included
             "{shown} is not a secret name; it looks like a secret value",
             {
                 "shown": "the value" if len(value) > 8 else repr(value),
@@ -113,14 +113,15 @@ def _hostname(value: str) -> str:
     return value
 
 
-def _schema(pattern: str, description: str, examples: list[Any]) -> WithJsonSchema:
-    return WithJsonSchema({"type": "string", "pattern": pattern, "description": description, "examples": examples})
+def _schema(pattern: str, description: str, examples: list[Any], max_length: int | None = None) -> WithJsonSchema:
+    limit = {} if max_length is None else {"maxLength": max_length}
+    return WithJsonSchema({"type": "string", "pattern": pattern, **limit, "description": description, "examples": examples})
 
 
 DnsLabel = Annotated[
     str,
     AfterValidator(_dns_label),
-    _schema(DNS_LABEL, "A DNS-1123 label: lowercase letters, digits and '-', at most 63 characters.", ["hello"]),
+    _schema(DNS_LABEL, "A DNS-1123 label: lowercase letters, digits and '-', at most 63 characters.", ["hello"], 63),
 ]
 CpuQuantity = Annotated[str, AfterValidator(_cpu), _schema(CPU, "A Kubernetes CPU quantity.", ["500m", "1"])]
 ByteQuantity = Annotated[str, AfterValidator(_bytes), _schema(BYTES, "A Kubernetes byte quantity.", ["512Mi", "10Gi"])]
@@ -132,7 +133,7 @@ SecretRef = Annotated[
 ]
 EnvVarName = Annotated[str, AfterValidator(_env_var), _schema(ENV_VAR, "An environment variable name.", ["LOG_LEVEL"])]
 HttpPath = Annotated[str, AfterValidator(_http_path), _schema(HTTP_PATH, "An absolute HTTP path.", ["/hello"])]
-Hostname = Annotated[str, AfterValidator(_hostname), _schema(HOSTNAME, "A DNS name.", ["acme.example.com"])]
+Hostname = Annotated[str, AfterValidator(_hostname), _schema(HOSTNAME, "A DNS name.", ["acme.example.com"], 253)]
 
 
 def parse_bytes(quantity: str) -> int:

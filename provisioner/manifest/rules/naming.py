@@ -14,13 +14,17 @@ def _derived(ctx: Context) -> Iterator[tuple[Loc, str, int, str]]:
     p = m.project.name
     for name, _ in m.services.items():
         yield ("services", name), object_name(p, env, name), LABEL_MAX, "Deployment"
+    # Parts a disabled feature does not deploy get no name (their section only draws a warning).
+    storage = m.features.storage
     for i, region in enumerate(m.project.regions):
         yield ("project", "regions", i), object_name(p, env, "litefs", region), CONTROLLER_MAX, "StatefulSet"
-        yield ("project", "regions", i), object_name(p, env, "seaweedfs-volume", region), CONTROLLER_MAX, "StatefulSet"
-    yield ("project", "name"), object_name(p, env, "seaweedfs-master"), CONTROLLER_MAX, "StatefulSet"
-    for i, fn in enumerate(m.functions.items):
+        if storage:
+            yield ("project", "regions", i), object_name(p, env, "seaweedfs-volume", region), CONTROLLER_MAX, "StatefulSet"
+    if storage:
+        yield ("project", "name"), object_name(p, env, "seaweedfs-master"), CONTROLLER_MAX, "StatefulSet"
+    for i, fn in enumerate(m.functions.items if m.features.edge_functions else []):
         yield ("functions", "items", i, "name"), object_name(p, env, "fn", fn.name), LABEL_MAX, "ConfigMap"
-    for i, job in enumerate(m.cron):
+    for i, job in enumerate(m.cron if m.features.cron else []):
         yield ("cron", i, "name"), object_name(p, env, "cron", job.name), CONTROLLER_MAX, "CronJob"
 
 
