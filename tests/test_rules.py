@@ -381,7 +381,7 @@ LIMITS = {
           - {{name: w, events: [auth.user.created], url: {URL}, secret: hook_key}}
         """,
         "koyalite.yaml:5:3: error: functions.items: 2 items exceed limits.max_functions (1) (remove 1, or raise limits.max_functions)",
-        "koyalite.yaml:8:1: error: cron: 1 items exceed limits.max_cron_jobs (0) (remove 1, or raise limits.max_cron_jobs)",
+        "koyalite.yaml:8:1: error: cron: 1 item exceeds limits.max_cron_jobs (0) (remove 1, or raise limits.max_cron_jobs)",
     ),
     "disabled-sections-do-not-count": case(
         """\
