@@ -21,7 +21,11 @@ def counts(ctx: Context) -> Iterator[Diagnostic]:
     ]
     for loc, count, name, limit in checks:
         if count > limit:
-            yield ctx.error(loc, f"{count} item{'s exceed' if count != 1 else ' exceeds'} limits.{name} ({limit})", f"remove {count - limit}, or raise limits.{name}")
+            yield ctx.error(
+                loc,
+                f"{count} item{'s exceed' if count != 1 else ' exceeds'} limits.{name} ({limit})",
+                f"remove {count - limit}, or raise limits.{name}",
+            )
 
 
 def claims(m: Manifest) -> list[tuple[str, int, int]]:
