@@ -9,7 +9,7 @@ from pathlib import Path
 import pulumi
 
 from components.errors import ComponentError
-from provisioner import manifest
+from provisioner import hooks, manifest
 from provisioner import plan as planner
 from provisioner.errors import KoyaliteError, ManifestError, UsageError
 from provisioner.plan.model import Plan
@@ -73,7 +73,8 @@ def _resolve(base: Path, path: str | None) -> str | None:
 def load_plan(settings: Settings) -> Plan:
     """Load, check and plan the manifest for the stack's environment; warnings go to the Pulumi log.
 
-    Every manifest problem is reported at once, as `koyalite validate` would.
+    Every manifest problem is reported at once, as `koyalite validate` would. Installed hook plugins check the
+    manifest and transform the plan here too, so `pulumi up` by hand deploys what `koyalite up` would.
     """
     if not settings.manifest.is_file():
         raise ComponentError(
@@ -81,8 +82,11 @@ def load_plan(settings: Settings) -> Plan:
             f"point the stack at it with `pulumi config set {NAMESPACE}:{MANIFEST} PATH -s {settings.stack}` (relative to Pulumi.yaml)",
         )
     try:
-        checked = manifest.check(manifest.load(settings.manifest), settings.environment)
-        built = planner.build(checked, settings.manifest.parent)
+        # the hook plugins' checks and transforms, as `koyalite render` and `koyalite up` apply them
+        checked = hooks.validated(manifest.check(manifest.load(settings.manifest), settings.environment))
+        built = hooks.transform_plan(planner.build(checked, settings.manifest.parent))
+    except hooks.HookError as exc:
+        raise ComponentError(exc.message, exc.hint) from None
     except ManifestError as exc:
         problems = "\n".join(str(d) for d in exc.diagnostics)
         raise ComponentError(

@@ -6,7 +6,7 @@ import enum
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -16,7 +16,7 @@ app = typer.Typer(
     name="koyalite",
     help="Validate, render and deploy a KoyaLite project described by koyalite.yaml.\n\n"
     "Exit codes: 0 success, 2 invalid or unreadable manifest, 3 refused by the data-loss guard or protect policy, "
-    "4 the Pulumi engine failed, 64 usage error, 1 internal error.",
+    "4 the Pulumi engine failed, 5 a hook plugin failed, 64 usage error, 1 internal error.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -47,7 +47,7 @@ def validate(
     Every problem is reported with file:line:col, the manifest path and a hint. Exit 0 when valid,
     2 when not (warnings count with --strict).
     """
-    from provisioner import manifest
+    from provisioner import hooks, manifest
     from provisioner.cli.output import report, summary
 
     if env and all_envs:
@@ -55,12 +55,15 @@ def validate(
     shown = str(file)
     try:
         doc = manifest.load(file, shown)
-        _, diagnostics = manifest.check_all(doc, list(env) if env else None)
+        results, diagnostics = manifest.check_all(doc, list(env) if env else None)
     except ManifestError as exc:
         report(exc.diagnostics, fmt, shown, env or [], valid=False)
         if fmt is Format.human:
             sys.stderr.write(f"{shown}: invalid ({summary(exc.diagnostics)})\n")
         return 2
+    plugged = [d for checked in results for d in hooks.after_validate(checked)]  # the hook plugins' checks
+    if plugged:
+        diagnostics = sorted(dict.fromkeys([*diagnostics, *plugged]), key=lambda d: d.sort_key())
     names = list(env) if env else doc.environments  # every environment checked, valid or not
     if strict:
         diagnostics = [replace(d, severity=Severity.ERROR) for d in diagnostics]
@@ -168,21 +171,28 @@ def render(
     target: Annotated[str | None, typer.Option("--target", "-t", help="Target to render; the environment's own by default.")] = None,
     output: Annotated[str, typer.Option("--output", "-o", help="A folder (one file per object), or - for one YAML stream.")] = "-",
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
+    fmt: Annotated[
+        Literal["yaml", "helm"],
+        typer.Option("--format", "-f", help="yaml: the objects; helm: a Helm chart (kubernetes, -o DIR) whose defaults equal them."),
+    ] = "yaml",
 ) -> int:
     """Render one environment's objects as deterministic YAML, for review and GitOps (Argo CD, Flux).
 
     Secrets are rendered without values: the keys each needs are listed in the `koyalite.dev/secret-keys`
     annotation; supply them with an existing Secret, External Secrets or Sealed Secrets (or deploy with
     `pulumi up`, which fills them from stack secrets). A folder is replaced whole, or not at all.
+
+    `--format helm -o DIR` writes a Helm chart instead: its `helm template` output with default values is this
+    render; replicas, images, resources and the ingress host are values (typed in values.schema.json).
     """
-    from provisioner import manifest, plan
+    from provisioner import hooks, manifest, plan
     from provisioner.cli.output import human
     from provisioner.manifest.diagnose import locate
     from provisioner.render.files import write_tree
     from provisioner.render.targets import RENDERERS
 
     doc = manifest.load(file, str(file))
-    checked = manifest.check(doc, env)
+    checked = hooks.validated(manifest.check(doc, env))
     assert checked.settings is not None
     wanted = target or checked.settings.target
     if wanted not in RENDERERS:
@@ -191,15 +201,29 @@ def render(
         raise UsageError(
             f"environment {env} targets {checked.settings.target}, not {wanted}", f"render it with --target {checked.settings.target}"
         )
+    if fmt == "helm" and (wanted != "kubernetes" or output == "-"):
+        raise UsageError(
+            "a Helm chart is rendered from a kubernetes environment into a folder",
+            "pass -o DIR" if output == "-" else f"environment {env} targets {wanted}; render it with --format yaml",
+        )
     renderer = RENDERERS[wanted]()
-    built = plan.build(checked, doc.base_dir)
+    built = hooks.transform_plan(plan.build(checked, doc.base_dir))
     warnings = [*checked.warnings, *(replace(w, position=locate(checked.source, w.path)) for w in renderer.warnings(built))]
     if warnings:
         if strict:
             raise ManifestError([replace(d, severity=Severity.ERROR) for d in warnings])
         human(warnings, sys.stderr)
     objects = renderer.objects(built)
-    if output == "-":
+    if fmt == "helm":
+        from provisioner.manifest.schema import json_schema
+        from provisioner.render import helm
+
+        chart = helm.files(
+            objects, project=built.project, environment=env, release=checked.manifest.project.release, manifest_schema=json_schema()
+        )
+        write_tree(Path(output), chart)
+        sys.stderr.write(f"rendered a Helm chart of {len(objects)} objects for {env} into {output}\n")
+    elif output == "-":
         sys.stdout.write(renderer.stream(objects, built))
         if renderer.stream_note:
             sys.stderr.write(f"note: {renderer.stream_note}\n")

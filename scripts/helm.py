@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Build (or reuse) the `helm` CLI from Go source through the Go module proxy, for the Helm chart tests.
+
+Run as ``python3 scripts/helm.py`` (prints the binary's path on stdout; progress on stderr). No release download:
+``go install helm.sh/helm/v3/cmd/helm@VERSION`` with ``GOFLAGS=-mod=mod``; if the module ever gains replace
+directives (which ``go install pkg@version`` refuses), the module is fetched with ``go mod download -json`` and
+built in its own directory instead.
+
+The binary is cached at ``${XDG_CACHE_HOME:-~/.cache}/koyalite/tools/helm-<version>/helm``; a second run only checks
+``helm version`` (milliseconds). ``KOYALITE_HELM=/path/to/helm`` skips the build and uses that binary.
+
+Python 3.11 standard library only (importable: ``ensure()`` returns the path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+MODULE = "helm.sh/helm/v3"
+PACKAGE = f"{MODULE}/cmd/helm"
+VERSION = "v3.22.0"
+"""Newest helm v3 the module proxy serves (checked with `go list -m -versions helm.sh/helm/v3`); bump deliberately."""
+VERSION_VAR = f"{MODULE}/internal/version.version"
+
+
+class HelmBuildError(RuntimeError):
+    """helm could not be built here (no Go, the proxy refused, the build failed); the message says which."""
+
+
+def log(message: str) -> None:
+    sys.stderr.write(f"helm: {message}\n")
+
+
+def tools_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "koyalite" / "tools"
+
+
+def binary_path(version: str = VERSION) -> Path:
+    return tools_dir() / f"helm-{version}" / "helm"
+
+
+def _go_env(gobin: Path | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    flags = subprocess.run(["go", "env", "GOFLAGS"], capture_output=True, text=True, check=False).stdout.split()
+    env["GOFLAGS"] = " ".join([f for f in flags if not f.startswith("-mod=")] + ["-mod=mod"])
+    env["CGO_ENABLED"] = "0"  # a static binary, as helm's own releases
+    if gobin is not None:
+        env["GOBIN"] = str(gobin)
+    return env
+
+
+def _ldflags(version: str) -> str:
+    return f"-s -w -X {VERSION_VAR}={version}"
+
+
+def reports(binary: Path, version: str) -> bool:
+    """Whether `binary` runs and says it is `version`."""
+    try:
+        out = subprocess.run([str(binary), "version", "--short"], capture_output=True, text=True, timeout=30, check=False)
+    except OSError:
+        return False
+    return out.returncode == 0 and out.stdout.strip().split("+")[0] == version
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"waiting for another build (lock {path}) ...")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _install(version: str, out_dir: Path) -> None:
+    """`go install pkg@version` into out_dir; falls back to building in the downloaded module's directory."""
+    cmd = ["go", "install", "-trimpath", "-ldflags", _ldflags(version), f"{PACKAGE}@{version}"]
+    proc = subprocess.run(cmd, env=_go_env(out_dir), capture_output=True, text=True, check=False)
+    if proc.returncode == 0:
+        return
+    if "replace directives" not in proc.stderr:
+        raise HelmBuildError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr.strip()[-3000:]}")
+    log("the module has replace directives; building in its downloaded directory instead")
+    download = subprocess.run(
+        ["go", "mod", "download", "-json", f"{MODULE}@{version}"], env=_go_env(), capture_output=True, text=True, check=False
+    )
+    info = json.loads(download.stdout or "{}")
+    if download.returncode != 0 or not info.get("Dir"):
+        raise HelmBuildError(f"go mod download {MODULE}@{version} failed:\n{(download.stderr or info.get('Error', '')).strip()[-3000:]}")
+    env = _go_env()
+    env["GOFLAGS"] = env["GOFLAGS"].replace("-mod=mod", "-mod=readonly")  # the module cache is read-only
+    build = ["go", "build", "-trimpath", "-ldflags", _ldflags(version), "-o", str(out_dir / "helm"), "./cmd/helm"]
+    proc = subprocess.run(build, env=env, cwd=info["Dir"], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise HelmBuildError(f"{' '.join(build)} failed ({proc.returncode}):\n{proc.stderr.strip()[-3000:]}")
+
+
+def ensure(version: str = VERSION, force: bool = False) -> Path:
+    """The path of a working helm `version`, building it once per machine."""
+    given = os.environ.get("KOYALITE_HELM")
+    if given:
+        return Path(given)
+    target = binary_path(version)
+    if not force and reports(target, version):
+        return target
+    if shutil.which("go") is None:
+        raise HelmBuildError("Go is not installed: helm is built from source through the Go module proxy")
+    with _locked(tools_dir() / ".helm.lock"):
+        if not force and reports(target, version):  # another process built it while we waited
+            return target
+        target.parent.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".helm-{version}.", dir=target.parent.parent))
+        try:
+            started = time.monotonic()
+            log(f"building helm {version} from {PACKAGE} through the Go module proxy ...")
+            _install(version, staging)
+            built = staging / "helm"
+            if not reports(built, version):
+                raise HelmBuildError(f"the built {built} does not report version {version}")
+            if target.parent.exists():
+                shutil.rmtree(target.parent)
+            staging.replace(target.parent)
+            log(f"built {target} in {time.monotonic() - started:.0f}s")
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--version", default=VERSION, help=f"helm version to build (default {VERSION})")
+    parser.add_argument("--force", action="store_true", help="rebuild even when the cached binary works")
+    args = parser.parse_args(argv)
+    try:
+        path = ensure(args.version, args.force)
+    except HelmBuildError as exc:
+        log(f"error: {exc}")
+        return 1
+    sys.stdout.write(f"{path}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
