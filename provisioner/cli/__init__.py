@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 
 import typer
 from typer.exceptions import TyperException
@@ -20,9 +21,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code.
 
     0 ok · 2 invalid manifest · 3 refused by the data-loss guard or protect policy · 4 the Pulumi engine failed ·
-    64 usage error · 1 a bug of ours.
+    5 a hook plugin failed · 64 usage error · 1 a bug of ours.
     """
-    from provisioner.cli import deploy  # noqa: F401 - registers the deploy commands (Pulumi is imported only when they run)
+    from provisioner.cli import (
+        deploy,  # noqa: F401 - registers the deploy commands (Pulumi is imported only when they run)
+        gitops,  # noqa: F401 - registers diff, plan and docs
+    )
     from provisioner.cli.commands import app
     from provisioner.cli.output import human
 
@@ -36,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"error: {exc.message}\n" + (f"  hint: {exc.hint}\n" if exc.hint else ""))
         return EXIT_USAGE
     except KoyaliteError as exc:
+        if os.environ.get("KOYALITE_DEBUG") and exc.__cause__ is not None:  # e.g. the exception a hook plugin raised
+            traceback.print_exception(exc.__cause__, file=sys.stderr)
         hint = getattr(exc, "hint", "")
         for item in getattr(exc, "violations", []):
             sys.stderr.write(f"  refused: {item}\n")
