@@ -11,6 +11,8 @@ from pulumi.runtime import rpc
 from components.docker.objects import volume_options
 from tests.test_components import CANARY, Run, build_plan, canary, leaks, pulumi_runtime, run_stack, secret_keys
 
+NETWORK, VOLUME, CONTAINER, IMAGE = (f"pulumi-python:dynamic/docker:{kind}" for kind in ("Network", "Volume", "Container", "Image"))
+
 _ = pulumi_runtime  # the fixture that resets Pulumi's process-wide mocks after this module
 
 
@@ -28,30 +30,38 @@ def test_components_and_resources(dev: Run) -> None:
     types = Counter(r.type for r in dev.registrations)
     assert types["koyalite:index:Platform"] == 1
     assert types["koyalite:docker:Network"] == 1
-    assert types["docker:index/network:Network"] == 1
+    assert types[NETWORK] == 1
     assert types["koyalite:docker:Service"] == 7
-    assert types["docker:index/container:Container"] == 16
-    assert types["docker:index/volume:Volume"] == 6
-    assert types["docker:index/remoteImage:RemoteImage"] == 12  # one reference per image, shared by its containers
+    assert types[CONTAINER] == 16
+    assert types[VOLUME] == 6
+    assert types[IMAGE] == 12  # one reference per image, shared by its containers
+    assert not [t for t in types if t.startswith("docker:")], "no pulumi-docker resource: its plugin cannot be built here"
 
 
 def test_volumes_are_retained_everywhere_and_protected_only_when_asked(dev: Run) -> None:
-    volumes = [r for r in dev.registrations if r.type == "docker:index/volume:Volume"]
+    volumes = [r for r in dev.registrations if r.type == VOLUME]
     assert {r.retain_on_delete for r in volumes} == {True}
     assert {r.protect for r in volumes} == {False}  # dev has no `protect`
     assert volume_options(True, None).protect is True  # type: ignore[arg-type]
 
 
-def test_containers_never_remove_volumes_and_wait_for_health(dev: Run) -> None:
-    for r in dev.registrations:
-        if r.type == "docker:index/container:Container":
-            assert r.inputs["removeVolumes"] is False
-            assert r.inputs["wait"] is True and r.inputs["mustRun"] is True
+def test_containers_wait_for_health_and_mount_volumes_by_name(dev: Run) -> None:
+    containers = {r.name: r for r in dev.registrations if r.type == CONTAINER}
+    assert {r.inputs["wait"] for r in containers.values()} == {True}
+    litefs = containers["container-acme-dev-litefs-fra-0"].inputs
+    assert litefs["volumes"] == [{"volume": "acme-dev-litefs-fra-0", "target": "/var/lib/litefs"}]
+    assert (litefs["devices"], litefs["cap_add"], litefs["aliases"]) == (
+        ["/dev/fuse"],
+        ["SYS_ADMIN"],
+        ["acme-dev-litefs", "acme-dev-litefs-fra"],
+    )
+    assert litefs["healthcheck"]["test"] == ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/litefs/health"]
+    assert litefs["host"] == "unix:///var/run/docker.sock" and litefs["network"] == "acme-dev"
 
 
 def test_start_order_is_expressed_as_dependencies(dev: Run) -> None:
     urns = {r.name: r.urn for r in dev.registrations}
-    containers = {r.name: r for r in dev.registrations if r.type == "docker:index/container:Container"}
+    containers = {r.name: r for r in dev.registrations if r.type == CONTAINER}
     replica = containers["container-acme-dev-litefs-fra-1"]
     assert urns["container-acme-dev-litefs-fra-0"] in replica.dependencies
     api = containers["container-acme-dev-api-1"]
@@ -74,9 +84,7 @@ def test_secrets_are_uploaded_as_secrets(dev: Run) -> None:
 
 
 def test_only_gateways_are_published(dev: Run) -> None:
-    published = {
-        r.name: r.inputs["ports"] for r in dev.registrations if r.type == "docker:index/container:Container" and r.inputs.get("ports")
-    }
+    published = {r.name: r.inputs["ports"] for r in dev.registrations if r.type == CONTAINER and r.inputs.get("ports")}
     assert sorted(published) == ["container-acme-dev-api-1", "container-acme-dev-functions-1", "container-acme-dev-studio-1"]
 
 

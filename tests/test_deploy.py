@@ -17,8 +17,8 @@ from provisioner.deploy.settings import resolve
 from provisioner.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
-VOLUME = "urn:pulumi:dev::koyalite::koyalite:index:Platform$koyalite:docker:LiteFS$docker:index/volume:Volume::volume-acme-dev-litefs-fra-0"
-CONTAINER = "urn:pulumi:dev::koyalite::koyalite:docker:Service$docker:index/container:Container::container-acme-dev-api-1"
+VOLUME = "urn:pulumi:dev::koyalite::koyalite:index:Platform$koyalite:docker:LiteFS$pulumi-python:dynamic/docker:Volume::volume-acme-dev-litefs-fra-0"
+CONTAINER = "urn:pulumi:dev::koyalite::koyalite:docker:Service$pulumi-python:dynamic/docker:Container::container-acme-dev-api-1"
 STS = "urn:pulumi:prod::koyalite::koyalite:kubernetes:LiteFS$kubernetes:apps/v1:StatefulSet::statefulset-acme-prod-litefs-fra"
 
 
@@ -27,7 +27,10 @@ STS = "urn:pulumi:prod::koyalite::koyalite:kubernetes:LiteFS$kubernetes:apps/v1:
 
 def test_replacing_a_volume_is_refused_with_the_field_that_forces_it() -> None:
     found = violations(
-        [Step("replace", VOLUME, "docker:index/volume:Volume", ("name",)), Step("same", CONTAINER, "docker:index/container:Container")]
+        [
+            Step("replace", VOLUME, "pulumi-python:dynamic/docker:Volume", ("name",)),
+            Step("same", CONTAINER, "pulumi-python:dynamic/docker:Container"),
+        ]
     )
     assert [str(v) for v in found] == [f"replace {VOLUME}: name changed, which cannot be updated in place"]
 
@@ -47,8 +50,8 @@ def test_a_replacement_reported_twice_is_one_violation() -> None:
 
 def test_allowed_urns_and_stateless_resources_pass() -> None:
     steps = [
-        Step("replace", VOLUME, "docker:index/volume:Volume", ("name",)),
-        Step("replace", CONTAINER, "docker:index/container:Container", ("image",)),
+        Step("replace", VOLUME, "pulumi-python:dynamic/docker:Volume", ("name",)),
+        Step("replace", CONTAINER, "pulumi-python:dynamic/docker:Container", ("image",)),
     ]
     assert violations(steps, allowed=[VOLUME]) == []
 
@@ -139,7 +142,7 @@ def test_up_checks_the_manifest_first(calls: Calls, capsys: pytest.CaptureFixtur
 def test_a_guard_refusal_exits_3_and_names_the_resource(
     monkeypatch: pytest.MonkeyPatch, calls: Calls, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    violation = violations([Step("replace", VOLUME, "docker:index/volume:Volume", ("name",))])
+    violation = violations([Step("replace", VOLUME, "pulumi-python:dynamic/docker:Volume", ("name",))])
 
     def refuse(self: Engine, progress: Progress, **kwargs: Any) -> Summary:
         raise RefusedError(

@@ -1,4 +1,5 @@
-"""The Docker target's Pulumi components (pulumi_docker): network, named volumes, image references, containers."""
+"""The Docker target's Pulumi components on the Docker Engine API (engine.py): network, named volumes,
+image references, containers."""
 
 from components.docker import platform
 

@@ -1,4 +1,4 @@
-"""Docker object dicts -> pulumi_docker arguments. The data-keeping policy for Docker lives here and only here."""
+"""Docker object dicts -> the engine resources' inputs. The data-keeping policy for Docker lives here and only here."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
-import pulumi_docker as docker
 
 from components.errors import ComponentError
 
@@ -20,92 +19,72 @@ def logical_name(obj: Obj) -> str:
     return f"{obj['kind'].lower()}-{obj['name']}"
 
 
-def _labels(labels: Mapping[str, str]) -> list[docker.ContainerLabelArgs]:
-    return [docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(labels.items())]
-
-
 def volume_options(protect: bool, parent: pulumi.Resource) -> pulumi.ResourceOptions:
     """Named volumes hold the data: kept on destroy and replacement everywhere, protected where the plan says."""
     return pulumi.ResourceOptions(parent=parent, retain_on_delete=True, protect=protect)
 
 
-def network_args(obj: Obj) -> dict[str, Any]:
-    return {
-        "name": obj["name"],
-        "driver": obj["driver"],
-        "labels": [docker.NetworkLabelArgs(label=k, value=v) for k, v in sorted(obj["labels"].items())],
-    }
+def network_props(obj: Obj, host: str) -> dict[str, Any]:
+    return {"host": host, "name": obj["name"], "driver": obj["driver"], "labels": dict(sorted(obj["labels"].items()))}
 
 
-def volume_args(obj: Obj) -> dict[str, Any]:
-    return {"name": obj["name"], "labels": [docker.VolumeLabelArgs(label=k, value=v) for k, v in sorted(obj["labels"].items())]}
+def volume_props(obj: Obj, host: str) -> dict[str, Any]:
+    return {"host": host, "name": obj["name"], "driver": "local", "labels": dict(sorted(obj["labels"].items()))}
 
 
-def _seconds(value: int) -> str:
-    return f"{value}s"
-
-
-def container_args(
-    obj: Obj, image: pulumi.Input[str], network: pulumi.Input[str], secrets: Mapping[str, pulumi.Output[str]] | None
+def container_props(
+    obj: Obj, image: pulumi.Input[str], network: pulumi.Input[str], secrets: Mapping[str, pulumi.Output[str]] | None, host: str
 ) -> dict[str, Any]:
-    """Arguments of one docker.Container. Files and secrets are uploaded before the container starts; secret
+    """Inputs of one engine Container. Files and secrets are copied in before the container starts; secret
     contents stay Pulumi secrets (encrypted in state, never in `docker inspect`)."""
-    uploads = [docker.ContainerUploadArgs(file=f["path"], content=f["content"]) for f in obj["files"]]
+    uploads: list[Any] = [
+        {"file": f["path"], "content": f["content"], "owner": "0", "group": "0", "permissions": "0644"} for f in obj["files"]
+    ]
+    owner, group = obj.get("user", "0:0").split(":")
     for mount in obj["secrets"]:
         if secrets is None or mount["secret"] not in secrets:
             raise ComponentError(
                 f"container `{obj['name']}` needs secret `{mount['secret']}`, which has no value",
                 "set it with `koyalite secrets set NAME --env ENV`",
             )
-        owner = obj.get("user", "0:0").split(":")
         uploads.append(
-            docker.ContainerUploadArgs(
-                file=mount["target"],
-                content=secrets[mount["secret"]],
-                owner=owner[0],
-                group=owner[1],
-                permissions=oct(SECRET_MODE)[2:].rjust(4, "0"),
-            )
+            {
+                "file": mount["target"],
+                "content": secrets[mount["secret"]],
+                "owner": owner,
+                "group": group,
+                "permissions": f"{SECRET_MODE:04o}",
+            }
         )
     health = obj["healthcheck"]
-    args: dict[str, Any] = {
+    return {
+        "host": host,
         "name": obj["name"],
         "image": image,
-        "command": obj["command"] or None,
-        "envs": [f"{k}={v}" for k, v in obj["env"].items()],
-        "labels": _labels(obj["labels"]),
-        "networks_advanced": [docker.ContainerNetworksAdvancedArgs(name=network, aliases=obj["aliases"] or None)],
-        "volumes": [docker.ContainerVolumeArgs(volume_name=v["volume"], container_path=v["target"]) for v in obj["volumes"]],
-        "uploads": uploads or None,
+        "command": list(obj["command"]),
+        "env": dict(obj["env"]),
+        "labels": dict(sorted(obj["labels"].items())),
+        "network": network,
+        "aliases": list(obj["aliases"]),
+        "volumes": [{"volume": v["volume"], "target": v["target"]} for v in obj["volumes"]],
+        "uploads": uploads,
         "restart": obj["restart"],
-        "must_run": True,
+        "ports": [{"container": p["container"], "host": p["host"], "host_ip": p["host_ip"]} for p in obj["ports"]],
+        "user": obj.get("user"),
+        "security_opt": obj.get("security_opt", []),
+        "tmpfs": obj.get("tmpfs", []),
+        "devices": obj.get("devices", []),
+        "cap_add": obj.get("cap_add", []),
+        "cap_drop": obj.get("cap_drop", []),
+        "memory": obj.get("memory"),
+        "memory_reservation": obj.get("memory_reservation"),
+        "cpus": obj.get("cpus"),
+        "cpu_shares": obj.get("cpu_shares"),
+        "healthcheck": health,
         # wait for the health check before dependants are created: start order by health, as compose's service_healthy
         "wait": health is not None,
         "wait_timeout": 180,
-        # named volumes are separate resources and outlive the container; never let a container take them along
-        "remove_volumes": False,
-        "ports": [docker.ContainerPortArgs(internal=p["container"], external=p["host"], ip=p["host_ip"]) for p in obj["ports"]] or None,
-        "user": obj.get("user"),
-        "security_opts": obj.get("security_opt"),
-        "tmpfs": dict.fromkeys(obj.get("tmpfs", []), "") or None,
-        "devices": [docker.ContainerDeviceArgs(host_path=d, container_path=d) for d in obj.get("devices", [])] or None,
-        "capabilities": docker.ContainerCapabilitiesArgs(adds=obj.get("cap_add"), drops=obj.get("cap_drop"))
-        if obj.get("cap_add") or obj.get("cap_drop")
-        else None,
-        "memory": obj["memory"] // 2**20 if obj.get("memory") else None,
-        "memory_reservation": obj["memory_reservation"] // 2**20 if obj.get("memory_reservation") else None,
-        "cpus": str(obj["cpus"]) if obj.get("cpus") else None,
-        "cpu_shares": obj.get("cpu_shares"),
     }
-    if health is not None:
-        args["healthcheck"] = docker.ContainerHealthcheckArgs(
-            tests=health["test"],
-            interval=_seconds(health["interval_s"]),
-            timeout=_seconds(health["timeout_s"]),
-            retries=health["retries"],
-            start_period=_seconds(health["start_period_s"]),
-        )
-    return {k: v for k, v in args.items() if v is not None}
 
 
 def start_order(names: Sequence[str], needs: Mapping[str, Sequence[str]]) -> list[str]:

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import pulumi
-import pulumi_docker as docker
 
-from components.docker.objects import Obj, container_args, logical_name, start_order, volume_args, volume_options
+from components.docker import engine
+from components.docker.objects import Obj, container_props, logical_name, start_order, volume_options, volume_props
 from components.errors import ComponentError
 
 
@@ -18,11 +18,13 @@ class Scope:
     """What every part component reads besides its objects."""
 
     protect: bool
+    host: str
+    """The daemon's address (plan.docker.host)."""
     network: pulumi.Output[str]
     secrets: Mapping[str, pulumi.Output[str]] | None
-    images: dict[str, docker.RemoteImage] = field(default_factory=dict)
+    images: dict[str, engine.Image] = field(default_factory=dict)
     """Image references by name, shared by every container of the environment."""
-    containers: dict[str, docker.Container] = field(default_factory=dict)
+    containers: dict[str, engine.Container] = field(default_factory=dict)
     """Containers created so far, by name: the dependencies of later ones (start order by health)."""
 
 
@@ -30,27 +32,27 @@ class Bundled(pulumi.ComponentResource):
     """The canonical shell: volumes first, then containers in translation order, each a child of the component."""
 
     TYPE: ClassVar[str]
-    volumes: dict[str, docker.Volume]
-    containers: dict[str, docker.Container]
+    volumes: dict[str, engine.Volume]
+    containers: dict[str, engine.Container]
 
     def __init__(self, name: str, objects: Sequence[Obj], scope: Scope, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(self.TYPE, name, None, opts)
         self.volumes, self.containers = {}, {}
         for obj in objects:
             if obj["kind"] == "Volume":
-                self.volumes[obj["name"]] = docker.Volume(logical_name(obj), **volume_args(obj), opts=volume_options(scope.protect, self))
+                self.volumes[obj["name"]] = engine.Volume(
+                    logical_name(obj), volume_props(obj, scope.host), volume_options(scope.protect, self)
+                )
         containers = {o["name"]: o for o in objects if o["kind"] == "Container"}
         for name in start_order(list(containers), {n: o["depends_on"] for n, o in containers.items()}):
             self.containers[name] = scope.containers[name] = self.container(containers[name], scope)
         self.register_outputs({"containers": list(self.containers), "volumes": list(self.volumes)})
 
-    def container(self, obj: Obj, scope: Scope) -> docker.Container:
+    def container(self, obj: Obj, scope: Scope) -> engine.Container:
         image = scope.images.get(obj["image"])
         if image is None:
-            # a reference to a local or pulled image; keep_locally: a destroy never removes images
-            image = docker.RemoteImage(
-                f"image-{obj['image']}", name=obj["image"], keep_locally=True, opts=pulumi.ResourceOptions(parent=self)
-            )
+            # a reference to a local image (nothing is pulled); a destroy never removes images
+            image = engine.Image(f"image-{obj['image']}", {"host": scope.host, "name": obj["image"]}, pulumi.ResourceOptions(parent=self))
             scope.images[obj["image"]] = image
         missing = [d for d in obj["depends_on"] if d not in scope.containers]
         if missing:
@@ -60,10 +62,10 @@ class Bundled(pulumi.ComponentResource):
             )
         needs: list[pulumi.Resource] = [scope.containers[d] for d in obj["depends_on"]]
         needs += [self.volumes[v["volume"]] for v in obj["volumes"] if v["volume"] in self.volumes]
-        return docker.Container(
+        return engine.Container(
             logical_name(obj),
-            **container_args(obj, image.image_id, scope.network, scope.secrets),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=needs or None),
+            container_props(obj, image.image_id, scope.network, scope.secrets, scope.host),
+            pulumi.ResourceOptions(parent=self, depends_on=needs or None),
         )
 
 

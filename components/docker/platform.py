@@ -1,13 +1,14 @@
-"""The Docker target under the platform: an explicit provider, the network, then one component per bundle."""
+"""The Docker target under the platform: the daemon's address, the network, then one component per bundle."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pulumi
-import pulumi_docker as docker
 
-from components.docker.objects import logical_name, network_args, secret_keys, start_order
+from components.docker import engine
+from components.docker.objects import logical_name, network_props, secret_keys, start_order
 from components.docker.parts import PARTS, Bundled, Scope
 from components.errors import ComponentError
 from components.platform import Deployed, Platform, register
@@ -16,7 +17,7 @@ from components.stack import Settings
 from provisioner.plan.model import Plan
 from provisioner.targets.docker import translate
 
-PROVIDER = "docker"
+DEFAULT_HOST = "unix:///var/run/docker.sock"
 CARRIED = frozenset({"config", "secrets", "webhooks", "network"})
 """Bundles with no component: their objects ride in containers (config, webhooks, secrets) or are the network."""
 
@@ -25,11 +26,11 @@ class Network(pulumi.ComponentResource):
     """The environment's bridge network."""
 
     TYPE = "koyalite:docker:Network"
-    network: docker.Network
+    network: engine.Network
 
-    def __init__(self, name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, obj: dict[str, Any], host: str, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(self.TYPE, name, None, opts)
-        self.network = docker.Network(logical_name(obj), **network_args(obj), opts=pulumi.ResourceOptions(parent=self))
+        self.network = engine.Network(logical_name(obj), network_props(obj, host), pulumi.ResourceOptions(parent=self))
         self.register_outputs({"name": self.network.name})
 
 
@@ -43,11 +44,12 @@ def deploy(platform: Platform, plan: Plan, settings: Settings) -> Deployed:
         raise ComponentError(f"no Pulumi component for plan kinds {', '.join(unknown)}", "add them to components.docker.parts.PARTS")
     objects = [o for b in bundles for o in b.objects]
     secrets = stack_secrets(secret_keys(objects), settings)
-    provider = docker.Provider(PROVIDER, host=plan.docker.host, opts=pulumi.ResourceOptions(parent=platform))
-    opts = pulumi.ResourceOptions(parent=platform, providers=[provider])
+    # the manifest's daemon, else Docker's own default (DOCKER_HOST, then the local socket)
+    host = plan.docker.host or os.environ.get("DOCKER_HOST") or DEFAULT_HOST
+    opts = pulumi.ResourceOptions(parent=platform)
     network_obj = next(o for o in objects if o["kind"] == "Network")
-    network = Network(network_obj["name"], network_obj, opts)
-    scope = Scope(plan.protect, network.network.name, secrets)
+    network = Network(network_obj["name"], network_obj, host, opts)
+    scope = Scope(plan.protect, host, network.network.name, secrets)
     parts: dict[str, pulumi.ComponentResource] = {network_obj["name"]: network}
     # Parts start in dependency order (the database before the services that call it), whatever the plan order.
     owner = {o["name"]: b.name for b in bundles for o in b.objects if o["kind"] == "Container"}

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 STATEFUL_TYPES = frozenset(
     {
-        "docker:index/volume:Volume",
+        "pulumi-python:dynamic/docker:Volume",  # components/docker/engine.py
         "kubernetes:core/v1:PersistentVolumeClaim",
         "kubernetes:core/v1:Namespace",
         "kubernetes:apps/v1:StatefulSet",

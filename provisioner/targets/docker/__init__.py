@@ -1,7 +1,8 @@
 """The Docker target: one host, one bridge network, named volumes, a container per role and replica.
 
 Objects are plain dicts with a `kind` of Network, Volume, Container or SecretSet: `koyalite render --target
-docker` prints them as compose.yaml, and the Pulumi Docker components create them with pulumi_docker.
+docker` prints them as compose.yaml, and the Pulumi Docker components create them through the Docker
+Engine API (components/docker/engine.py).
 """
 
 from __future__ import annotations
