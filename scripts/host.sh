@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Make this (Debian) host ready for the Docker tiers: Debian's docker.io, docker-compose and busybox-static
+# installed, and a running dockerd. Idempotent: a second run only checks (well under a second).
+#
+#   sudo bash scripts/host.sh        # as root; used by .ci/run and `make up`
+#
+# Nothing is pulled from an image registry: images/build.py builds every image locally.
+set -euo pipefail
+
+need=()
+command -v dockerd >/dev/null || need+=(docker.io)
+command -v docker-compose >/dev/null || need+=(docker-compose)
+[ -x /usr/bin/busybox ] && ! ldd /usr/bin/busybox >/dev/null 2>&1 || need+=(busybox-static)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "host.sh: missing Debian packages ${need[*]}; run as root (apt-get install ${need[*]})" >&2
+    exit 1
+  fi
+  echo "host.sh: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if ! docker info >/dev/null 2>&1; then
+  log=${KOYALITE_DOCKERD_LOG:-/var/log/koyalite-dockerd.log}
+  echo "host.sh: starting dockerd (log: $log)"
+  nohup dockerd >"$log" 2>&1 &
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && break
+    sleep 1
+  done
+  docker info >/dev/null 2>&1 || { echo "host.sh: dockerd did not come up in 60s; last lines of $log:" >&2; tail -20 "$log" >&2; exit 1; }
+fi
+echo "host.sh: docker $(docker version -f '{{.Server.Version}}') ready; $(docker-compose version --short) ready"
