@@ -15,6 +15,7 @@ from provisioner.errors import UsageError
 
 if TYPE_CHECKING:
     from provisioner.deploy.engine import Engine, Progress
+    from provisioner.plan import Plan
 
 BackendOpt = Annotated[
     str | None, typer.Option("--backend", help="Pulumi backend URL; default: file state in .koyalite/state beside the manifest.")
@@ -37,13 +38,21 @@ _SYMBOLS = {
 
 def _engine(env: str, file: Path, backend: str | None, check: bool = True) -> tuple[Engine, bool]:
     """The engine adapter for one environment, after the manifest is checked (so errors come with positions)."""
-    from provisioner import manifest
+    from provisioner import hooks, manifest
     from provisioner.deploy.engine import Engine
     from provisioner.deploy.settings import resolve
 
-    checked = manifest.check(manifest.load(file, str(file)), env) if check else None
+    checked = hooks.validated(manifest.check(manifest.load(file, str(file)), env)) if check else None
     protected = bool(checked and checked.settings and checked.settings.protect)
     return Engine(resolve(env, file, backend)), protected
+
+
+def _planned(env: str, file: Path) -> Plan:
+    """The plan the Pulumi program will deploy: checked, planned and transformed by the hook plugins, as it does."""
+    from provisioner import hooks, manifest, plan
+
+    doc = manifest.load(file, str(file))
+    return hooks.transform_plan(plan.build(hooks.validated(manifest.check(doc, env)), doc.base_dir))
 
 
 def _progress() -> Progress:
@@ -98,15 +107,23 @@ def up(
     ] = None,
     plan: Annotated[Path | None, typer.Option("--plan", help="Apply exactly this saved plan (from `preview --save-plan`).")] = None,
 ) -> int:
-    """Deploy one environment. A preview runs first: deleting or replacing stateful resources is refused."""
-    engine, _ = _engine(env, file, backend)
+    """Deploy one environment. A preview runs first: deleting or replacing stateful resources is refused.
+
+    Hook plugins run around it: `before_deploy` after confirmation, `after_deploy` with the outputs (exit 5 if one fails).
+    """
+    from provisioner import hooks
+
+    planned = _planned(env, file)
+    engine, _ = _engine(env, file, backend, check=False)
     if not yes and not (sys.stdin.isatty() and typer.confirm(f"deploy environment {env}?")):
         raise UsageError(f"not confirmed: nothing deployed to {env}", "pass --yes to deploy without asking (CI)")
+    hooks.before_deploy(planned, env)
     summary = engine.up(_progress(), allow_replace=allow_replace or [], plan=plan, diff=diff)
     _done("up", env, summary)
     outputs = engine.outputs()
     for key, value in outputs.items():
         sys.stdout.write(f"{key}: {value}\n")
+    hooks.after_deploy(planned, env, outputs)
     return 0
 
 
@@ -178,4 +195,31 @@ def secrets_set(
     engine, _ = _engine(env, file, backend, check=False)
     engine.set_secret(name, value)
     sys.stderr.write(f"stored secret {name} for {env}\n")
+    return 0
+
+
+@secrets_app.command("generate")
+def secrets_generate(env: EnvOpt, file: ManifestArg = Path("koyalite.yaml"), backend: BackendOpt = None) -> int:
+    """Give every secret the environment needs and has no value for a random value (dev only; never replaces one).
+
+    For a local environment that nobody else uses: production secrets are chosen and stored by people.
+    """
+    import secrets as random
+
+    from provisioner.deploy.settings import GENERATED_PASSPHRASE_ENVS
+    from provisioner.plan.model import SecretSet
+
+    if env not in GENERATED_PASSPHRASE_ENVS:
+        raise UsageError(
+            f"secrets are generated for {', '.join(sorted(GENERATED_PASSPHRASE_ENVS))} only, not {env}",
+            f"set each with `koyalite secrets set NAME --env {env}`",
+        )
+    wanted = sorted({k for part in _planned(env, file).parts if isinstance(part, SecretSet) for k in part.keys})
+    engine, _ = _engine(env, file, backend, check=False)
+    missing = [k for k in wanted if k not in engine.secret_names()]
+    for name in missing:
+        engine.set_secret(name, random.token_urlsafe(32))
+    sys.stderr.write(
+        f"generated {len(missing)} secret(s) for {env}" + (f": {', '.join(missing)}\n" if missing else "; every one has a value\n")
+    )
     return 0

@@ -199,6 +199,14 @@ class Engine:
             found = stack.outputs()
         return {k: ("[secret]" if v.secret else v.value) for k, v in sorted(found.items())}
 
+    def secret_names(self) -> set[str]:
+        """Names of the secrets the stack's config holds (values are never read here)."""
+        stack = self.stack()
+        with mapped(self.settings):
+            found = stack.get_all_config()
+        prefix = f"{SECRET_NAMESPACE}:"
+        return {k.removeprefix(prefix) for k, v in found.items() if k.startswith(prefix) and v.secret}
+
     def set_secret(self, name: str, value: str) -> None:
         stack = self.stack()
         with mapped(self.settings):
