@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.support import REPO
+
 settings.register_profile(
     "koyalite",
     deadline=None,
@@ -23,3 +25,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def update_golden(request: pytest.FixtureRequest) -> bool:
     """Whether golden tests write their expected files instead of comparing with them."""
     return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.fixture
+def in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run in the repository, so the reference manifest is `koyalite.yaml` in every message."""
+    monkeypatch.chdir(REPO)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import pytest
+
+from provisioner.cli import main
 from provisioner.errors import Diagnostic, ManifestError
 from provisioner.manifest import Checked, check, parse
 from provisioner.manifest.source import Node
@@ -15,6 +18,15 @@ FILE = "koyalite.yaml"
 REPO = Path(__file__).resolve().parent.parent
 REFERENCE = REPO / "koyalite.yaml"
 SCHEMA = REPO / "schema" / "koyalite.schema.json"
+
+Capture = pytest.CaptureFixture[str]
+
+
+def run(capsys: Capture, *argv: str) -> tuple[int, str, str]:
+    """The CLI in-process: (exit code, stdout, stderr)."""
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def manifest(body: str = "", **project: str) -> str:

@@ -15,22 +15,8 @@ from provisioner.cli import main
 from provisioner.cli.output import github, human
 from provisioner.errors import Diagnostic, Position, Severity
 from provisioner.manifest.schema import dumps
-from tests.support import REPO, SCHEMA
+from tests.support import REPO, SCHEMA, Capture, run
 from tests.support import manifest as manifest_text
-
-Capture = pytest.CaptureFixture[str]
-
-
-def run(capsys: Capture, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-@pytest.fixture
-def in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run in the repository, so the reference manifest is `koyalite.yaml` in every message."""
-    monkeypatch.chdir(REPO)
 
 
 @pytest.fixture

@@ -8,19 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.cli import main
 from provisioner.gitops.docs import GENERATED, generate
 from provisioner.manifest.catalog import EVENTS
-from tests.support import REPO, SCHEMA
+from tests.support import REPO, SCHEMA, Capture, run
 
-Capture = pytest.CaptureFixture[str]
 DOCS = REPO / "docs"
-
-
-def run(capsys: Capture, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def sections(text: str) -> dict[str, list[str]]:

@@ -13,23 +13,10 @@ import yaml
 from provisioner.cli import main
 from provisioner.gitops.changes import Change, Named, Op, dotted, json_path
 from provisioner.gitops.diff import renders
-from tests.support import REFERENCE, REPO
-
-Capture = pytest.CaptureFixture[str]
+from tests.support import REFERENCE, REPO, Capture, run
 
 GI = 1024**3
 MI = 1024**2
-
-
-def run(capsys: Capture, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-@pytest.fixture
-def in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(REPO)
 
 
 @pytest.fixture

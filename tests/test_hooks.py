@@ -17,18 +17,10 @@ import yaml
 from provisioner import hooks
 from provisioner.cli import main
 from provisioner.deploy.engine import Engine, Summary
-from tests.support import REFERENCE, REPO
-
-Capture = pytest.CaptureFixture[str]
+from tests.support import REFERENCE, REPO, Capture, run
 
 EXAMPLE = REPO / "examples" / "hooks" / "koyalite-example-hook"
 HINT = "rerun with KOYALITE_DEBUG=1 for the traceback"
-
-
-def run(capsys: Capture, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 class Site:
