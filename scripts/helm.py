@@ -15,8 +15,6 @@ Python 3.11 standard library only (importable: ``ensure()`` returns the path).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -24,8 +22,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gobuild import go_env, locked
 
 MODULE = "helm.sh/helm/v3"
 PACKAGE = f"{MODULE}/cmd/helm"
@@ -50,16 +50,6 @@ def binary_path(version: str = VERSION) -> Path:
     return tools_dir() / f"helm-{version}" / "helm"
 
 
-def _go_env(gobin: Path | None = None) -> dict[str, str]:
-    env = dict(os.environ)
-    flags = subprocess.run(["go", "env", "GOFLAGS"], capture_output=True, text=True, check=False).stdout.split()
-    env["GOFLAGS"] = " ".join([f for f in flags if not f.startswith("-mod=")] + ["-mod=mod"])
-    env["CGO_ENABLED"] = "0"  # a static binary, as helm's own releases
-    if gobin is not None:
-        env["GOBIN"] = str(gobin)
-    return env
-
-
 def _ldflags(version: str) -> str:
     return f"-s -w -X {VERSION_VAR}={version}"
 
@@ -73,34 +63,22 @@ def reports(binary: Path, version: str) -> bool:
     return out.returncode == 0 and out.stdout.strip().split("+")[0] == version
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log(f"waiting for another build (lock {path}) ...")
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
-
-
 def _install(version: str, out_dir: Path) -> None:
     """`go install pkg@version` into out_dir; falls back to building in the downloaded module's directory."""
     cmd = ["go", "install", "-trimpath", "-ldflags", _ldflags(version), f"{PACKAGE}@{version}"]
-    proc = subprocess.run(cmd, env=_go_env(out_dir), capture_output=True, text=True, check=False)
+    proc = subprocess.run(cmd, env=go_env(GOBIN=str(out_dir)), capture_output=True, text=True, check=False)
     if proc.returncode == 0:
         return
     if "replace directives" not in proc.stderr:
         raise HelmBuildError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr.strip()[-3000:]}")
     log("the module has replace directives; building in its downloaded directory instead")
     download = subprocess.run(
-        ["go", "mod", "download", "-json", f"{MODULE}@{version}"], env=_go_env(), capture_output=True, text=True, check=False
+        ["go", "mod", "download", "-json", f"{MODULE}@{version}"], env=go_env(), capture_output=True, text=True, check=False
     )
     info = json.loads(download.stdout or "{}")
     if download.returncode != 0 or not info.get("Dir"):
         raise HelmBuildError(f"go mod download {MODULE}@{version} failed:\n{(download.stderr or info.get('Error', '')).strip()[-3000:]}")
-    env = _go_env()
+    env = go_env()
     env["GOFLAGS"] = env["GOFLAGS"].replace("-mod=mod", "-mod=readonly")  # the module cache is read-only
     build = ["go", "build", "-trimpath", "-ldflags", _ldflags(version), "-o", str(out_dir / "helm"), "./cmd/helm"]
     proc = subprocess.run(build, env=env, cwd=info["Dir"], capture_output=True, text=True, check=False)
@@ -118,7 +96,7 @@ def ensure(version: str = VERSION, force: bool = False) -> Path:
         return target
     if shutil.which("go") is None:
         raise HelmBuildError("Go is not installed: helm is built from source through the Go module proxy")
-    with _locked(tools_dir() / ".helm.lock"):
+    with locked(tools_dir() / ".helm.lock", log):
         if not force and reports(target, version):  # another process built it while we waited
             return target
         target.parent.parent.mkdir(parents=True, exist_ok=True)

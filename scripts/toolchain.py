@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import fcntl
 import hashlib
 import json
 import os
@@ -37,11 +36,13 @@ import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import gobuild  # noqa: E402 - scripts/ is not a package
 
 # --------------------------------------------------------------------------------------------------------------------
 # Module coordinates (see shared/research/pulumi_from_source.md). Everything here was checked against the Go module
@@ -148,13 +149,8 @@ def run(cmd: Sequence[str | Path], *, env: dict[str, str] | None = None, cwd: Pa
 
 
 def go_env() -> dict[str, str]:
-    """Environment for the go command: default GOMODCACHE/GOCACHE, no cgo, modules resolved through GOPROXY."""
-    env = dict(os.environ)
-    # GOFLAGS set by `go env -w` lives in the go env file; an exported GOFLAGS would replace it, so merge.
-    flags = subprocess.run(["go", "env", "GOFLAGS"], capture_output=True, text=True, check=False).stdout.split()
-    flags = [f for f in flags if not f.startswith("-mod=")] + ["-mod=mod"]
-    env["GOFLAGS"] = " ".join(flags)
-    env["CGO_ENABLED"] = "0"
+    """Environment for the go command (scripts/gobuild.py), and no checksum-database lookup for the language host."""
+    env = gobuild.go_env()
     nosum = [p for p in env.get("GONOSUMDB", "").split(",") if p]
     host_prefix = PY_HOST.removesuffix("/v3")
     if host_prefix not in nosum:
@@ -248,18 +244,6 @@ def rmtree(path: Path) -> None:
         if p.is_dir() and not p.is_symlink():
             p.chmod(0o755)
     shutil.rmtree(path)
-
-
-@contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log(f"waiting for another toolchain run (lock {path}) ...")
-            fcntl.flock(f, fcntl.LOCK_EX)
-        yield
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -708,7 +692,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: list[Result] = []
     failures: list[str] = []
     t0 = time.monotonic()
-    with locked(cache_root() / ".lock"):
+    with gobuild.locked(cache_root() / ".lock", log):
         env = go_env()
         bin_dir.mkdir(parents=True, exist_ok=True)
         # 1. CLI + language host
