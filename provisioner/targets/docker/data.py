@@ -159,6 +159,17 @@ def seaweedfs(part: SeaweedFS, ctx: Context) -> list[Obj]:
     return objs
 
 
+def backup_env(part: Weaviate, ctx: Context) -> dict[str, str]:
+    """backup-s3 refuses to start without a bucket; point it at the stack's own S3 gateway when there is one."""
+    if "backup-s3" not in part.modules:
+        return {}
+    found = {"BACKUP_S3_BUCKET": f"{part.name}-backups"}
+    gateways = [p for p in ctx.plan.of(SeaweedFS) if p.s3]
+    if gateways:
+        found |= {"BACKUP_S3_ENDPOINT": f"{gateways[0].name}-s3:{gateways[0].s3_port}", "BACKUP_S3_USE_SSL": "false"}
+    return found
+
+
 @REGISTRY.register(Weaviate)
 def weaviate(part: Weaviate, ctx: Context) -> list[Obj]:
     nodes = [f"{part.name}-{i}" for i in range(part.replicas)]
@@ -183,6 +194,7 @@ def weaviate(part: Weaviate, ctx: Context) -> list[Obj]:
         }
         if part.modules:
             env["ENABLE_MODULES"] = ",".join(part.modules)
+        env |= backup_env(part, ctx)
         if i > 0:
             env["CLUSTER_JOIN"] = f"{nodes[0]}:{part.gossip_port}"
         objs += [
