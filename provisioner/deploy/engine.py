@@ -16,7 +16,7 @@ import pulumi.automation as auto
 from pulumi.automation import events
 
 from provisioner.deploy.guard import Step, Violation, violations
-from provisioner.deploy.settings import STACKS_DIR, DeploySettings
+from provisioner.deploy.settings import STACKS_DIR, DeploySettings, toolchain_bin
 from provisioner.errors import KoyaliteError
 
 SECRET_NAMESPACE = "koyalite"
@@ -134,9 +134,19 @@ class Engine:
     def __init__(self, settings: DeploySettings, stacks_dir: Path = STACKS_DIR) -> None:
         self.settings = settings
         self.stacks_dir = stacks_dir
+        self._cli: auto.PulumiCommand | None = None
 
     def _workspace_options(self) -> auto.LocalWorkspaceOptions:
-        return auto.LocalWorkspaceOptions(work_dir=str(self.stacks_dir), env_vars=self.settings.env, secrets_provider="passphrase")
+        return auto.LocalWorkspaceOptions(
+            work_dir=str(self.stacks_dir), env_vars=self.settings.env, secrets_provider="passphrase", pulumi_command=self._command()
+        )
+
+    def _command(self) -> auto.PulumiCommand | None:
+        """The toolchain's CLI when `make toolchain` built one (the Automation API looks only at $PATH otherwise)."""
+        if self._cli is None and (toolchain_bin() / "pulumi").exists():
+            with mapped(self.settings):
+                self._cli = auto.PulumiCommand(root=str(toolchain_bin().parent))
+        return self._cli
 
     def stack(self, create: bool = True) -> auto.Stack:
         with mapped(self.settings):

@@ -1,0 +1,237 @@
+"""The real Pulumi engine on the real Docker daemon: `koyalite up|preview|destroy|unlock --env dev`, end to end.
+
+Needs the toolchain (`make toolchain`: the Pulumi CLI and the Python language host built from Go source), a
+Docker daemon (scripts/host.sh) and the local images (images/build.py); set KOYALITE_E2E=1. In CI all of it is
+required: a missing piece fails instead of skipping.
+
+One module-scoped deployment of a copy of the reference manifest (its state in a temporary file backend), then, in
+order: the probe passes; a second preview has no changes; one replica more creates one container and nothing else;
+a changed function replaces only the edge runtime; a killed `up` leaves a lock that is reported with its fix;
+`destroy` removes containers and the network and keeps every volume; a new `up` finds the probe's data again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from provisioner.deploy.settings import toolchain_bin
+
+ROOT = Path(__file__).resolve().parents[1]
+KOYALITE = [str(Path(sys.executable).parent / "koyalite")]
+PREFIX = "acme-dev"
+
+
+def _missing() -> str | None:
+    if os.environ.get("KOYALITE_E2E") != "1":
+        return "set KOYALITE_E2E=1 for the real-engine run"
+    if not (toolchain_bin() / "pulumi").exists():
+        return f"no Pulumi CLI in {toolchain_bin()} (make toolchain)"
+    if shutil.which("docker") is None or subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+        return "no reachable Docker daemon (scripts/host.sh)"
+    return None
+
+
+def _skip_or_fail() -> None:
+    why = _missing()
+    if why is None:
+        return
+    if os.environ.get("CI") and os.environ.get("KOYALITE_E2E") == "1":
+        pytest.fail(f"the real-engine tier cannot run in CI: {why}", pytrace=False)
+    pytest.skip(why)
+
+
+@dataclass
+class Project:
+    dir: Path
+    backend: str
+    secrets: dict[str, str]
+
+    @property
+    def manifest(self) -> Path:
+        return self.dir / "koyalite.yaml"
+
+    def koyalite(self, *args: str, stdin: str | None = None, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "PULUMI_CONFIG_PASSPHRASE": "e2e-passphrase", "KOYALITE_DEBUG": "1"}
+        cmd = [*KOYALITE, *args, str(self.manifest), "--backend", self.backend]
+        return subprocess.run(cmd, cwd=self.dir, input=stdin, capture_output=True, text=True, env=env, timeout=timeout, check=False)
+
+    def ok(self, *args: str) -> str:
+        result = self.koyalite(*args)
+        assert result.returncode == 0, (
+            f"koyalite {' '.join(args)} exited {result.returncode}:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        )
+        return result.stdout + result.stderr
+
+
+def _docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check)
+
+
+def _ours(kind: str) -> set[str]:
+    """Names of this environment's containers, networks or volumes on the daemon."""
+    fmt = "{{.Names}}" if kind == "container" else "{{.Name}}"
+    listed = _docker(kind, "ls", "-a" if kind == "container" else "-q", "--filter", "label=koyalite.dev/environment=dev", "--format", fmt)
+    return {n for n in listed.stdout.split() if n.startswith(PREFIX)}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    _skip_or_fail()
+    sys.path.insert(0, str(ROOT / "images"))
+    try:
+        import build as images  # images/build.py
+    finally:
+        sys.path.pop(0)
+    images.build()  # cached by inputs: seconds when the images are there
+    base = tmp_path_factory.mktemp("engine")
+    shutil.copy(ROOT / "koyalite.yaml", base / "koyalite.yaml")
+    shutil.copytree(ROOT / "functions", base / "functions")
+    for leftover in _ours("container"):  # an earlier run's compose stack or killed deploy
+        _docker("rm", "-f", leftover, check=False)
+    # `secrets set` writes the encrypted values into stacks/Pulumi.dev.yaml, as Pulumi does: put it back afterwards
+    stack_config = ROOT / "stacks" / "Pulumi.dev.yaml"
+    committed = stack_config.read_text()
+    project = Project(base, (base / "state").as_uri(), {})
+    (base / "state").mkdir()
+    try:
+        for key in ("jwt_secret", "weaviate_api_key"):  # the probe needs these two values; the rest are generated
+            project.secrets[key] = secrets.token_urlsafe(24)
+            result = project.koyalite("secrets", "set", key, "--env", "dev", stdin=project.secrets[key])
+            assert result.returncode == 0, result.stderr
+        rest = sorted(_secret_keys() - set(project.secrets))
+        assert f"generated {len(rest)} secret(s) for dev: {', '.join(rest)}" in project.ok("secrets", "generate", "--env", "dev")
+        assert "generated 0 secret(s) for dev; every one has a value" in project.ok("secrets", "generate", "--env", "dev")
+        yield project
+    finally:
+        project.koyalite("destroy", "--env", "dev", "--yes")
+        stack_config.write_text(committed)
+
+
+def _secret_keys() -> set[str]:
+    """The secrets the dev environment's containers need (the translation's SecretSet)."""
+    from provisioner import manifest, plan
+    from provisioner.targets.docker import translate
+
+    doc = manifest.load(ROOT / "koyalite.yaml")
+    built = plan.build(manifest.check(doc, "dev"), doc.base_dir)
+    return {k for b in translate(built) for o in b.objects if o["kind"] == "SecretSet" for k in o["keys"]}
+
+
+def _probe(project: Project, *args: str) -> str:
+    """koyalite-probe on the environment's network, with the URLs the provisioner gave the API container."""
+    env = dict(
+        line.split("=", 1)
+        for line in _docker("inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", f"{PREFIX}-api-1").stdout.split("\n")
+        if "=" in line
+    )
+    replica = next(
+        name
+        for name in sorted(_ours("container"))
+        if "LITEFS_CANDIDATE=false" in _docker("inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", name).stdout
+    )
+    files = project.dir / "probe-secrets"
+    files.mkdir(exist_ok=True)
+    for key in ("weaviate_api_key", "jwt_secret"):
+        (files / key).write_text(project.secrets[key])
+        (files / key).chmod(0o644)
+    cmd = [
+        "run", "--rm", "--network", PREFIX, "--user", "10001:10001", "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
+        "-e", f"PROBE_PRIMARY_URL={env['KOYALITE_DATABASE_PRIMARY_URL']}", "-e", f"PROBE_REPLICA_URL=http://{replica}:8080",
+        "-e", f"KOYALITE_DATABASE_URL={env['KOYALITE_DATABASE_URL']}", "-e", f"KOYALITE_S3_URL={env['KOYALITE_S3_URL']}",
+        "-e", f"KOYALITE_WEAVIATE_URL={env['KOYALITE_WEAVIATE_URL']}", "-e", f"KOYALITE_FUNCTIONS_URL={env['KOYALITE_FUNCTIONS_URL']}",
+        "-e", "WEAVIATE_API_KEY_FILE=/run/secrets/weaviate_api_key", "-e", "JWT_SECRET_FILE=/run/secrets/jwt_secret",
+        "-v", f"{files}:/run/secrets:ro", "koyalite/probe:1.4.0", "koyalite-probe", *args,
+    ]  # fmt: skip
+    result = _docker(*cmd, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def _changes(out: str) -> str:
+    """The closing summary line `koyalite preview|up` prints."""
+    found = re.findall(r"^(?:preview|up|destroy) dev: (.*)$", out, re.M)
+    assert found, out[-3000:]
+    return found[-1]
+
+
+def test_up_deploys_dev_and_the_probe_passes(project: Project) -> None:
+    out = project.ok("up", "--env", "dev", "--yes")
+    assert "apiUrl: http://127.0.0.1:8000" in out
+    assert len(_ours("container")) == 16
+    written = json.loads(_probe(project).strip().splitlines()[-1])
+    assert written["ok"] is True
+    (project.dir / "token").write_text(written["token"])
+
+
+def test_a_second_preview_has_no_changes(project: Project) -> None:
+    out = project.ok("preview", "--env", "dev", "--expect-no-changes")
+    assert _changes(out).startswith("no changes")
+
+
+def _edit(project: Project, old: str, new: str) -> None:
+    text = project.manifest.read_text()
+    assert text.count(old) == 1, old
+    project.manifest.write_text(text.replace(old, new))
+
+
+def test_one_more_replica_creates_one_container(project: Project) -> None:
+    before = _ours("container")
+    _edit(project, "      auth: {replicas: 1}", "      auth: {replicas: 2}")
+    assert _changes(project.ok("preview", "--env", "dev")).startswith("1 to create;")
+    project.ok("up", "--env", "dev", "--yes")
+    assert _ours("container") - before == {f"{PREFIX}-auth-2"}
+
+
+def test_a_changed_function_replaces_only_the_edge_runtime(project: Project) -> None:
+    hello = project.dir / "functions" / "hello" / "index.ts"
+    hello.write_text(hello.read_text() + "// changed by the end-to-end test\n")
+    out = project.ok("preview", "--env", "dev")
+    assert set(re.findall(r"docker:Container (container-[\w-]+)", out)) == {f"container-{PREFIX}-functions-1"}, out[-3000:]
+    assert _changes(out).startswith("1 to replace;"), out[-3000:]
+    project.ok("up", "--env", "dev", "--yes")
+
+
+def test_a_killed_up_leaves_a_lock_that_is_reported_with_the_fix(project: Project) -> None:
+    _edit(project, "      auth: {replicas: 2}", "      auth: {replicas: 1}")
+    env = {**os.environ, "PULUMI_CONFIG_PASSPHRASE": "e2e-passphrase"}
+    cmd = [*KOYALITE, "up", "--env", "dev", "--yes", str(project.manifest), "--backend", project.backend]
+    running = subprocess.Popen(cmd, cwd=project.dir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    locks = project.dir / "state" / ".pulumi" / "locks"
+    deadline = time.monotonic() + 120
+    while not any(locks.rglob("*.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(running.pid, signal.SIGKILL)  # the CLI and the engine under it, as a killed CI job
+    running.wait()
+    assert any(locks.rglob("*.json")), "the update never took its lock"
+    refused = project.koyalite("up", "--env", "dev", "--yes")
+    assert refused.returncode == 4, refused.stderr
+    assert "environment dev is locked by another update" in refused.stderr
+    assert "run `koyalite unlock --env dev`" in refused.stderr
+    project.ok("unlock", "--env", "dev")
+    project.ok("up", "--env", "dev", "--yes")
+    assert f"{PREFIX}-auth-2" not in _ours("container")
+
+
+def test_destroy_keeps_the_volumes_and_up_finds_the_data_again(project: Project) -> None:
+    volumes = _ours("volume")
+    assert len(volumes) == 6
+    project.ok("destroy", "--env", "dev", "--yes")
+    assert _ours("container") == set()
+    assert PREFIX not in _docker("network", "ls", "--format", "{{.Name}}").stdout.split()
+    assert _ours("volume") == volumes
+    project.ok("up", "--env", "dev", "--yes")
+    token = (project.dir / "token").read_text()
+    _probe(project, "--check-persisted", "--token", token)
