@@ -8,7 +8,7 @@ CHECKOV_VENV ?= .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 CHECKOV_VERSION ?= 3.3.30
 
-.PHONY: run test lint typecheck unit schema bench clean
+.PHONY: run up test lint typecheck unit schema bench clean host images e2e toolchain
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,15 @@ run: $(STAMP)
 	$(BIN)/koyalite render --env staging koyalite.yaml -o build/render/staging
 	$(BIN)/koyalite render --env prod koyalite.yaml -o build/render/prod
 
+## up: set up everything on a fresh (Debian) machine and deploy the reference manifest's dev environment to local Docker
+up: $(STAMP) host images toolchain
+	$(BIN)/koyalite secrets generate --env dev koyalite.yaml
+	$(BIN)/koyalite up --env dev --yes koyalite.yaml
+
+## toolchain: the pinned Pulumi CLI, Python language host and kubernetes provider, built from Go source (cached)
+toolchain: $(STAMP)
+	$(BIN)/python scripts/toolchain.py
+
 ## test: lint, type-check and run every test tier
 test: lint typecheck unit
 
@@ -40,6 +49,18 @@ typecheck: $(STAMP)
 
 unit: $(STAMP) $(CHECKOV_STAMP)
 	KOYALITE_CHECKOV=$(CHECKOV_VENV)/bin/checkov $(BIN)/pytest
+
+## host: Debian's docker.io, docker-compose and busybox-static, and a running dockerd (root; idempotent)
+host:
+	bash scripts/host.sh
+
+## images: every local image (images/build.py; Go builds the first time, seconds when cached)
+images: $(STAMP) host
+	$(BIN)/python images/build.py
+
+## e2e: the rendered dev stack on the local Docker daemon: probe, restart, probe again, down, volumes kept
+e2e: $(STAMP) host
+	KOYALITE_E2E=1 $(BIN)/pytest tests/test_images.py
 
 ## schema: regenerate schema/koyalite.schema.json from the models
 schema: $(STAMP)
