@@ -6,7 +6,8 @@ required: a missing piece fails instead of skipping.
 
 One module-scoped deployment of a copy of the reference manifest (its state in a temporary file backend), then, in
 order: the probe passes; a second preview has no changes; one replica more creates one container and nothing else;
-a changed function replaces only the edge runtime; a killed `up` leaves a lock that is reported with its fix;
+a changed function replaces only the edge runtime; a killed `up` leaves a lock that is reported with its fix; dropping
+a LiteFS replica is refused before its volume goes;
 `destroy` removes containers and the network and keeps every volume; a new `up` finds the probe's data again.
 """
 
@@ -223,6 +224,20 @@ def test_a_killed_up_leaves_a_lock_that_is_reported_with_the_fix(project: Projec
     project.ok("unlock", "--env", "dev")
     project.ok("up", "--env", "dev", "--yes")
     assert f"{PREFIX}-auth-2" not in _ours("container")
+
+
+def test_dropping_a_replica_is_refused_before_its_volume_goes(project: Project) -> None:
+    """The data-loss guard on the engine's real preview: the replica's volume would leave the stack."""
+    _edit(project, "replicas: {fra: 1, iad: null}", "replicas: {fra: 0, iad: null}")
+    try:
+        refused = project.koyalite("up", "--env", "dev", "--yes")
+        assert refused.returncode == 3, refused.stderr[-3000:]
+        urn = "urn:pulumi:dev::koyalite::koyalite:index:Platform$koyalite:docker:LiteFS$pulumi-python:dynamic/docker:Volume::volume-acme-dev-litefs-fra-1"
+        assert f"  refused: delete {urn}: it is no longer in the plan (a removed or renamed part)" in refused.stderr
+        assert f"--allow-replace {urn}" in refused.stderr
+        assert f"{PREFIX}-litefs-fra-1" in _ours("container"), "nothing changed"
+    finally:
+        _edit(project, "replicas: {fra: 0, iad: null}", "replicas: {fra: 1, iad: null}")
 
 
 def test_destroy_keeps_the_volumes_and_up_finds_the_data_again(project: Project) -> None:
