@@ -551,10 +551,10 @@ def test_plan_json_totals_of_the_reference_environments(capsys: Capture, in_repo
         "replicas": span(16),
         "cpu_requests_millicores": None,
         # api 1 + auth, project, rls, search 0.5 each + email, studio 0.25 each + functions 1 + 2 LiteFS 1 each
-        # + 1 volume server 1 + Weaviate 2
-        "cpu_limits_millicores": span(1000 + 4 * 500 + 2 * 250 + 1000 + 2 * 1000 + 1000 + 2000),
-        "memory_requests_bytes": span((256 + 4 * 128 + 64 + 128 + 256 + 2 * 256 + 256 + 1024) * MI),
-        "memory_limits_bytes": span((512 + 4 * 256 + 128 + 256 + 1024 + 2 * 1024 + 1024 + 4096) * MI),
+        # + 4 SeaweedFS containers (master, volume server, filer, S3 gateway) 1 each + Weaviate 2
+        "cpu_limits_millicores": span(1000 + 4 * 500 + 2 * 250 + 1000 + 2 * 1000 + 4 * 1000 + 2000),
+        "memory_requests_bytes": span((256 + 4 * 128 + 64 + 128 + 256 + 2 * 256 + 4 * 256 + 1024) * MI),
+        "memory_limits_bytes": span((512 + 4 * 256 + 128 + 256 + 1024 + 2 * 1024 + 4 * 1024 + 4096) * MI),
         "storage_bytes": (2 * 10 + 1 + 10 + 10 + 5) * GI,
         "storage_enforced": False,
     }
@@ -661,7 +661,7 @@ def test_plan_on_docker_reserves_no_cpu(capsys: Capture, in_repo: None) -> None:
     out = run(capsys, "plan", "-e", "dev")[1]
     lines = out.splitlines()
     assert lines[0] == "dev: docker, the local Docker host"
-    assert " CPU             n/a     9500m" in lines
+    assert " CPU             n/a    12500m" in lines
     assert "Storage (declared)" in lines
     assert lines[-2:] == [
         "note: Docker reserves no CPU: requests become relative weights (cpu_shares), so only limits are summed",
