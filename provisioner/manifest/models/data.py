@@ -90,7 +90,10 @@ class Storage(Model):
     volume: ByteQuantity = Field("100Gi", description="Persistent volume per volume server.")
     master_volume: ByteQuantity = Field("1Gi", description="Persistent volume per master (Raft log and topology).")
     storage_class: DnsLabel | None = Field(None, description="Kubernetes StorageClass for the volumes; the cluster default when unset.")
-    resources: Resources = Field(default_factory=Resources, description="CPU and memory of each SeaweedFS container: masters, volume servers, filers and the S3 gateway.")
+    resources: Resources = Field(
+        default_factory=Resources,
+        description="CPU and memory of each SeaweedFS container: masters, volume servers, filers and the S3 gateway.",
+    )
 
 
 class Search(Model):
