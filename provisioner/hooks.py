@@ -30,12 +30,14 @@ import inspect
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from provisioner.errors import Diagnostic, KoyaliteError, ManifestError, Severity
 from provisioner.manifest import Checked
 from provisioner.manifest.diagnose import locate
-from provisioner.plan.model import Plan
+
+if TYPE_CHECKING:  # the plan stage is imported where a plan exists: `koyalite validate` never needs it
+    from provisioner.plan.model import Plan
 
 GROUP = "koyalite.hooks"
 """The entry-point group plugins declare."""
@@ -218,6 +220,8 @@ def validated(checked: Checked) -> Checked:
 
 def transform_plan(plan: Plan) -> Plan:
     """The plan after every plugin's transform, in order; each result must be a Plan of the same stack."""
+    from provisioner.plan.model import Plan
+
     for plugin in plugins():
         if plugin.transform_plan is None:
             continue

@@ -61,8 +61,8 @@ def _validate(root: Node) -> Manifest:
         raise ManifestError(from_validation_error(exc, root, Manifest)) from None
 
 
-def _checked(doc: Document, node: Node, environment: str | None) -> Checked:
-    manifest = _validate(node)
+def _checked(doc: Document, node: Node, environment: str | None, manifest: Manifest | None = None) -> Checked:
+    manifest = _validate(node) if manifest is None else manifest
     settings = manifest.environments.get(environment) if environment else None
     found = list(rules.run(rules.Context(manifest, node, environment, settings, doc.base_dir)))
     errors = [d for d in found if d.severity is Severity.ERROR]
@@ -76,9 +76,14 @@ def check(doc: Document, environment: str | None = None) -> Checked:
 
     Raises ManifestError with every problem found, UsageError for an unknown environment.
     """
+    return _check(doc, environment, None)
+
+
+def _check(doc: Document, environment: str | None, base: Manifest | None) -> Checked:
+    """`check`, reusing the validated base manifest when the caller has it (each validation walks the whole tree)."""
     if environment is None:
-        return _checked(doc, doc.root, None)
-    base = _validate(doc.root)
+        return _checked(doc, doc.root, None, base)
+    base = _validate(doc.root) if base is None else base
     if environment not in base.environments:
         known = list(base.environments)
         close = difflib.get_close_matches(environment, known, n=1)
@@ -92,15 +97,17 @@ def check_all(doc: Document, environments: list[str] | None = None) -> tuple[lis
 
     Returns the valid results and every problem, each reported once even when several environments share it.
     """
+    base: Manifest | None = None
     if environments is None:
-        _validate(doc.root)  # structural errors of the base are reported once, before any overlay
+        base = _validate(doc.root)  # structural errors of the base are reported once, before any overlay
         environments = doc.environments
     targets: list[str | None] = list(environments) if environments else [None]
     results: list[Checked] = []
     problems: dict[tuple[object, ...], Diagnostic] = {}
     for env in targets:
         try:
-            checked = check(doc, env)
+            base = _validate(doc.root) if base is None else base  # once for every environment (an invalid base raises each time)
+            checked = _check(doc, env, base)
         except ManifestError as exc:
             for d in exc.diagnostics:
                 problems.setdefault((d.position, d.path, d.message, d.severity), d)

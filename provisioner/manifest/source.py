@@ -41,6 +41,9 @@ _YAML11_BOOL = re.compile(r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OF
 _YAML11_OCTAL = re.compile(r"^[-+]?0[0-9_]+$")
 _YAML11_UNDERSCORE = re.compile(r"^[-+]?(?:[0-9][0-9_]*_[0-9_]*)(?:\.[0-9_]*)?$")
 _YAML11_SEXAGESIMAL = re.compile(r"^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$")
+_SPECIAL_FIRST = frozenset("~nNtTfFyYoO-+.0123456789\n")
+"""Every first character any pattern above can match (`\n`: `$` matches before a final newline): a plain scalar
+starting otherwise is a string."""
 
 
 class Mark(Protocol):
@@ -100,6 +103,8 @@ def _problem(file: str, mark: Mark | None, message: str, hint: str = "", path: s
 
 def _resolve_plain(text: str) -> Scalar:
     """Resolve an unquoted scalar by the YAML 1.2 core schema; a YAML 1.1 look-alike raises ValueError."""
+    if text and text[0] not in _SPECIAL_FIRST:  # most names, paths and URLs: no pattern below can match them
+        return text
     if _NULL.match(text):
         return None
     if _TRUE.match(text):

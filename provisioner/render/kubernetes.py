@@ -34,9 +34,10 @@ def stream(objects: list[dict[str, Any]]) -> str:
 
 def files(objects: list[dict[str, Any]]) -> dict[str, str]:
     out: dict[str, str] = {}
+    tags: dict[tuple[str, Any], Any] = {}  # resolved scalar tags, shared by the files of one render
     for obj in objects:
         name = file_name(obj)
         if name in out:
             raise ValueError(f"two objects render to {name}")
-        out[name] = dumps(obj)
+        out[name] = dumps(obj, tags)
     return dict(sorted(out.items()))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 from provisioner.plan.model import CronTask
 from provisioner.targets import Bundle
 from provisioner.targets.docker import REGISTRY
 from provisioner.targets.docker.common import Context, Obj, container, healthcheck
+from provisioner.targets.json_file import json_file
 
 SCHEDULE_FILE = "/etc/koyalite/cron/schedule.json"
 HEALTH_PORT = 8090
@@ -46,7 +45,7 @@ def gather(bundles: list[Bundle], ctx: Context) -> list[Bundle]:
         str(entries[0]["image"]),
         command=["koyalite-cron", "--schedule", SCHEDULE_FILE],
         env={"PORT": str(HEALTH_PORT)},
-        files=[{"path": SCHEDULE_FILE, "content": json.dumps(schedule, indent=2, sort_keys=True) + "\n"}],
+        files=[{"path": SCHEDULE_FILE, "content": json_file(schedule)}],
         health=healthcheck(HEALTH_PORT, "/health"),
         koyalite_config=False,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import posixpath
 
 from provisioner.plan.model import (
@@ -19,6 +18,7 @@ from provisioner.plan.model import (
 )
 from provisioner.targets.docker import REGISTRY
 from provisioner.targets.docker.common import Context, Obj, container, healthcheck, labels
+from provisioner.targets.json_file import json_file
 
 WEBHOOKS_FILE = "/etc/koyalite/webhooks/webhooks.json"
 FUNCTIONS_DIR = "/functions"
@@ -50,7 +50,7 @@ def service(part: StatelessService, ctx: Context) -> list[Obj]:
     env = {"PORT": str(part.port), **dict(part.env)}
     if part.mounts_webhooks:
         hooks = next(p for p in ctx.plan.parts if isinstance(p, Webhooks))
-        files.append({"path": WEBHOOKS_FILE, "content": json.dumps(hooks.document(), indent=2, sort_keys=True) + "\n"})
+        files.append({"path": WEBHOOKS_FILE, "content": json_file(hooks.document())})
         env["KOYALITE_WEBHOOKS_FILE"] = WEBHOOKS_FILE
     objs = []
     for i, name in enumerate(replica_names(part.name, part.replicas)):
@@ -93,7 +93,7 @@ def runtime(part: EdgeRuntime, ctx: Context) -> list[Obj]:
         ],
         "verify_jwt": part.verify_jwt,
     }
-    files = [{"path": FUNCTIONS_FILE, "content": json.dumps(document, indent=2, sort_keys=True) + "\n"}]
+    files = [{"path": FUNCTIONS_FILE, "content": json_file(document)}]
     files += [{"path": f"{FUNCTIONS_DIR}/{fn.name}/{posixpath.basename(fn.entrypoint)}", "content": fn.source} for fn in part.functions]
     secrets = tuple(SecretEnv(_function_env_prefix(fn.name) + s.env, s.secret) for fn in part.functions for s in fn.secrets)
     env = {"PORT": str(part.port), "DENO_DIR": "/tmp/deno", "KOYALITE_FUNCTIONS_FILE": FUNCTIONS_FILE}

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 from provisioner.plan.model import ProjectConfig, SecretSet, Webhooks
+from provisioner.targets.json_file import json_file
 from provisioner.targets.kubernetes import REGISTRY
 from provisioner.targets.kubernetes.common import Context, Obj, metadata
 
@@ -26,5 +25,5 @@ def secret_set(part: SecretSet, ctx: Context) -> list[Obj]:
 
 @REGISTRY.register(Webhooks)
 def webhooks(part: Webhooks, ctx: Context) -> list[Obj]:
-    document = json.dumps(part.document(), indent=2, sort_keys=True) + "\n"
+    document = json_file(part.document())
     return [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata(ctx, part.name, part), "data": {"webhooks.json": document}}]

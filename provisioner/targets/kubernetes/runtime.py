@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 
 from provisioner.plan.model import EdgeRuntime, FunctionCode, SecretEnv
+from provisioner.targets.json_file import json_file
 from provisioner.targets.kubernetes import REGISTRY
 from provisioner.targets.kubernetes.common import (
     Context,
@@ -126,7 +126,7 @@ def translate(part: EdgeRuntime, ctx: Context) -> list[Obj]:
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": metadata(ctx, routes_name, part),
-        "data": {posixpath.basename(MANIFEST_FILE): json.dumps(functions_document(part), indent=2, sort_keys=True) + "\n"},
+        "data": {posixpath.basename(MANIFEST_FILE): json_file(functions_document(part))},
     }
     objs = [
         *(code_map(ctx, part, fn) for fn in part.functions),
