@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Build (or reuse) the `kustomize` CLI from Go source through the Go module proxy, for the peer benchmarks.
+
+Run as ``python3 scripts/kustomize.py`` (prints the binary's path on stdout; progress on stderr). No release download:
+``go install sigs.k8s.io/kustomize/kustomize/v5@VERSION`` with ``GOFLAGS=-mod=mod`` (scripts/gobuild.py).
+
+The binary is cached at ``${XDG_CACHE_HOME:-~/.cache}/koyalite/tools/kustomize-<version>/kustomize``; a second run only
+checks ``kustomize version`` (milliseconds). ``KOYALITE_KUSTOMIZE=/path/to/kustomize`` skips the build and uses that binary.
+
+Python 3.11 standard library only (importable: ``ensure()`` returns the path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gobuild import go_env, locked
+
+PACKAGE = "sigs.k8s.io/kustomize/kustomize/v5"
+VERSION = "v5.8.2"
+"""Newest kustomize v5 that the installed Go (1.26) builds: the proxy serves v5.8.3 too (`go list -m -versions
+sigs.k8s.io/kustomize/kustomize/v5`), but its go.mod says `go 1.27.0`, which GOTOOLCHAIN=local refuses; bump with Go."""
+
+
+class KustomizeBuildError(RuntimeError):
+    """kustomize could not be built here (no Go, the proxy refused, the build failed); the message says which."""
+
+
+def log(message: str) -> None:
+    sys.stderr.write(f"kustomize: {message}\n")
+
+
+def tools_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "koyalite" / "tools"
+
+
+def binary_path(version: str = VERSION) -> Path:
+    return tools_dir() / f"kustomize-{version}" / "kustomize"
+
+
+def reports(binary: Path, version: str) -> bool:
+    """Whether `binary` runs and says it is `version` (kustomize reads it from the Go build info)."""
+    try:
+        out = subprocess.run([str(binary), "version"], capture_output=True, text=True, timeout=30, check=False)
+    except OSError:
+        return False
+    return out.returncode == 0 and version in out.stdout
+
+
+def ensure(version: str = VERSION, force: bool = False) -> Path:
+    """The path of a working kustomize `version`, building it once per machine."""
+    given = os.environ.get("KOYALITE_KUSTOMIZE")
+    if given:
+        return Path(given)
+    target = binary_path(version)
+    if not force and reports(target, version):
+        return target
+    if shutil.which("go") is None:
+        raise KustomizeBuildError("Go is not installed: kustomize is built from source through the Go module proxy")
+    with locked(tools_dir() / ".kustomize.lock", log):
+        if not force and reports(target, version):  # another process built it while we waited
+            return target
+        target.parent.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".kustomize-{version}.", dir=target.parent.parent))
+        try:
+            started = time.monotonic()
+            log(f"building kustomize {version} from {PACKAGE} through the Go module proxy ...")
+            cmd = ["go", "install", "-trimpath", "-ldflags", "-s -w", f"{PACKAGE}@{version}"]
+            proc = subprocess.run(cmd, env=go_env(GOBIN=str(staging)), capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                raise KustomizeBuildError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr.strip()[-3000:]}")
+            built = staging / "kustomize"
+            if not reports(built, version):
+                raise KustomizeBuildError(f"the built {built} does not report version {version}")
+            if target.parent.exists():
+                shutil.rmtree(target.parent)
+            staging.replace(target.parent)
+            log(f"built {target} in {time.monotonic() - started:.0f}s")
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--version", default=VERSION, help=f"kustomize version to build (default {VERSION})")
+    parser.add_argument("--force", action="store_true", help="rebuild even when the cached binary works")
+    args = parser.parse_args(argv)
+    try:
+        path = ensure(args.version, args.force)
+    except KustomizeBuildError as exc:
+        log(f"error: {exc}")
+        return 1
+    sys.stdout.write(f"{path}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
