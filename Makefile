@@ -8,7 +8,7 @@ CHECKOV_VENV ?= .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 CHECKOV_VERSION ?= 3.3.30
 
-.PHONY: run up test lint typecheck unit schema bench clean host images e2e toolchain
+.PHONY: bench-deploy run up test lint typecheck unit schema bench clean host images e2e toolchain
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -69,6 +69,10 @@ schema: $(STAMP)
 ## bench: the benchmarks in bench/, written to bench/REPORT.md
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --output bench/REPORT.md
+
+## bench-deploy: a no-change `koyalite up --env dev` against plain `pulumi up` (after `make up`), into bench/REPORT-deploy.md
+bench-deploy: $(STAMP)
+	$(BIN)/python bench/deploy.py --output bench/REPORT-deploy.md
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -487,8 +487,8 @@ def targets(key: dict[str, float]) -> list[str]:
             f"{x(key['cli models'])} |"
         )
     rows.append(
-        "| a no-change `koyalite up --env dev` vs plain `pulumi up` | measured separately, not by `make bench`: it needs the "
-        "Pulumi toolchain and the Docker daemon, which the end-to-end deploys are using |"
+        "| a no-change `koyalite up --env dev` vs plain `pulumi up` | measured by `make bench-deploy` on the deployed dev stack "
+        "(it needs the toolchain and the Docker daemon): see bench/REPORT-deploy.md |"
     )
     return ["## Targets", "", "| target | this run |", "|---|---|", *rows, "", "What bounds the ones not met: see the end.", ""]
 
