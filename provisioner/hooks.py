@@ -16,7 +16,7 @@ Plugins are discovered only when a hook point first runs, and imported only if o
 cost is one scan of the installed distributions' metadata. They run in entry-point name order; transforms chain.
 A hook that raises stops the run with `HookError` (exit code 5) naming the plugin and the hook point.
 
-What a hook cannot do: change which project, environment or target a plan deploys, turn off a protected
+What a hook cannot do: change which project, environment, target or namespace a plan deploys, turn off a protected
 environment's protection, or get past the data-loss guard. The guard runs inside the engine adapter on the real
 engine's preview of the Pulumi program, which builds its plan through `transform_plan` too: whatever a transform
 produces is what the guard inspects.
@@ -233,6 +233,9 @@ def transform_plan(plan: Plan) -> Plan:
                 raise HookError(
                     plugin, "transform_plan", f"changed the plan's {key} from {getattr(plan, key)!r} to {getattr(result, key)!r}"
                 )
+        where = (plan.kubernetes.namespace if plan.kubernetes else None, result.kubernetes.namespace if result.kubernetes else None)
+        if where[0] != where[1]:  # a namespace holds the environment's claims: moving it is a new environment
+            raise HookError(plugin, "transform_plan", f"changed the plan's namespace from {where[0]!r} to {where[1]!r}")
         if plan.protect and not result.protect:
             raise HookError(plugin, "transform_plan", f"turned off the protection of environment {plan.environment}")
         plan = result

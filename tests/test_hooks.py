@@ -345,6 +345,11 @@ REFUSED = {
     "project": ("replace(plan, project='other')", "staging", "changed the plan's project from 'acme' to 'other'"),
     "environment": ("replace(plan, environment='prod')", "staging", "changed the plan's environment from 'staging' to 'prod'"),
     "target": ("replace(plan, target='docker')", "staging", "changed the plan's target from 'kubernetes' to 'docker'"),
+    "namespace": (
+        "replace(plan, kubernetes=replace(plan.kubernetes, namespace='elsewhere'))",
+        "staging",
+        "changed the plan's namespace from 'acme-staging' to 'elsewhere'",
+    ),
     "protect": ("replace(plan, protect=False)", "prod", "turned off the protection of environment prod"),
     "none": ("None", "staging", "returned a NoneType, not a Plan (return the plan, even unchanged)"),
 }
