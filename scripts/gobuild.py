@@ -1,11 +1,15 @@
-"""What the Go builds of scripts/ share: the go command's environment and a per-cache build lock (stdlib only)."""
+"""What the Go builds of scripts/ share: the go command's environment, a per-cache build lock, and the cached tools
+(helm, kustomize) built into ~/.cache/koyalite/tools/. Standard library only."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import os
+import shutil
 import subprocess
+import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -32,3 +36,48 @@ def locked(path: Path, log: Callable[[str], None]) -> Iterator[None]:
             log(f"waiting for another build (lock {path}) ...")
             fcntl.flock(handle, fcntl.LOCK_EX)
         yield
+
+
+class ToolBuildError(RuntimeError):
+    """A tool could not be built here (no Go, the proxy refused, the build failed); the message says which."""
+
+
+def tools_dir() -> Path:
+    """Where the tools built for tests and benchmarks are cached, one folder per name and version."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "koyalite" / "tools"
+
+
+def cached_tool(
+    name: str,
+    version: str,
+    reports: Callable[[Path, str], bool],
+    install: Callable[[Path], None],
+    log: Callable[[str], None],
+    force: bool = False,
+) -> Path:
+    """`tools_dir()/<name>-<version>/<name>`, built once per machine: `install(staging_dir)` puts the binary there,
+    `reports(binary, version)` says whether a binary works. Built in a staging folder and moved into place, under
+    a lock, so a half-built tool is never used and two runs never build it twice."""
+    target = tools_dir() / f"{name}-{version}" / name
+    if not force and reports(target, version):
+        return target
+    if shutil.which("go") is None:
+        raise ToolBuildError(f"Go is not installed: {name} is built from source through the Go module proxy")
+    with locked(tools_dir() / f".{name}.lock", log):
+        if not force and reports(target, version):  # another process built it while we waited
+            return target
+        target.parent.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{name}-{version}.", dir=target.parent.parent))
+        try:
+            started = time.monotonic()
+            log(f"building {name} {version} through the Go module proxy ...")
+            install(staging)
+            if not reports(staging / name, version):
+                raise ToolBuildError(f"the built {staging / name} does not report version {version}")
+            if target.parent.exists():
+                shutil.rmtree(target.parent)
+            staging.replace(target.parent)
+            log(f"built {target} in {time.monotonic() - started:.0f}s")
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return target

@@ -17,15 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gobuild import go_env, locked
+from gobuild import ToolBuildError, cached_tool, go_env
 
 MODULE = "helm.sh/helm/v3"
 PACKAGE = f"{MODULE}/cmd/helm"
@@ -34,20 +31,12 @@ VERSION = "v3.22.0"
 VERSION_VAR = f"{MODULE}/internal/version.version"
 
 
-class HelmBuildError(RuntimeError):
-    """helm could not be built here (no Go, the proxy refused, the build failed); the message says which."""
+HelmBuildError = ToolBuildError
+"""helm could not be built here (no Go, the proxy refused, the build failed); the message says which."""
 
 
 def log(message: str) -> None:
     sys.stderr.write(f"helm: {message}\n")
-
-
-def tools_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "koyalite" / "tools"
-
-
-def binary_path(version: str = VERSION) -> Path:
-    return tools_dir() / f"helm-{version}" / "helm"
 
 
 def _ldflags(version: str) -> str:
@@ -91,30 +80,7 @@ def ensure(version: str = VERSION, force: bool = False) -> Path:
     given = os.environ.get("KOYALITE_HELM")
     if given:
         return Path(given)
-    target = binary_path(version)
-    if not force and reports(target, version):
-        return target
-    if shutil.which("go") is None:
-        raise HelmBuildError("Go is not installed: helm is built from source through the Go module proxy")
-    with locked(tools_dir() / ".helm.lock", log):
-        if not force and reports(target, version):  # another process built it while we waited
-            return target
-        target.parent.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".helm-{version}.", dir=target.parent.parent))
-        try:
-            started = time.monotonic()
-            log(f"building helm {version} from {PACKAGE} through the Go module proxy ...")
-            _install(version, staging)
-            built = staging / "helm"
-            if not reports(built, version):
-                raise HelmBuildError(f"the built {built} does not report version {version}")
-            if target.parent.exists():
-                shutil.rmtree(target.parent)
-            staging.replace(target.parent)
-            log(f"built {target} in {time.monotonic() - started:.0f}s")
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    return target
+    return cached_tool("helm", version, reports, lambda staging: _install(version, staging), log, force)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gobuild import go_env, locked
+from gobuild import ToolBuildError, cached_tool, go_env
 
 PACKAGE = "sigs.k8s.io/kustomize/kustomize/v5"
 VERSION = "v5.8.2"
@@ -30,20 +27,12 @@ VERSION = "v5.8.2"
 sigs.k8s.io/kustomize/kustomize/v5`), but its go.mod says `go 1.27.0`, which GOTOOLCHAIN=local refuses; bump with Go."""
 
 
-class KustomizeBuildError(RuntimeError):
-    """kustomize could not be built here (no Go, the proxy refused, the build failed); the message says which."""
+KustomizeBuildError = ToolBuildError
+"""kustomize could not be built here (no Go, the proxy refused, the build failed); the message says which."""
 
 
 def log(message: str) -> None:
     sys.stderr.write(f"kustomize: {message}\n")
-
-
-def tools_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "koyalite" / "tools"
-
-
-def binary_path(version: str = VERSION) -> Path:
-    return tools_dir() / f"kustomize-{version}" / "kustomize"
 
 
 def reports(binary: Path, version: str) -> bool:
@@ -60,33 +49,14 @@ def ensure(version: str = VERSION, force: bool = False) -> Path:
     given = os.environ.get("KOYALITE_KUSTOMIZE")
     if given:
         return Path(given)
-    target = binary_path(version)
-    if not force and reports(target, version):
-        return target
-    if shutil.which("go") is None:
-        raise KustomizeBuildError("Go is not installed: kustomize is built from source through the Go module proxy")
-    with locked(tools_dir() / ".kustomize.lock", log):
-        if not force and reports(target, version):  # another process built it while we waited
-            return target
-        target.parent.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".kustomize-{version}.", dir=target.parent.parent))
-        try:
-            started = time.monotonic()
-            log(f"building kustomize {version} from {PACKAGE} through the Go module proxy ...")
-            cmd = ["go", "install", "-trimpath", "-ldflags", "-s -w", f"{PACKAGE}@{version}"]
-            proc = subprocess.run(cmd, env=go_env(GOBIN=str(staging)), capture_output=True, text=True, check=False)
-            if proc.returncode != 0:
-                raise KustomizeBuildError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr.strip()[-3000:]}")
-            built = staging / "kustomize"
-            if not reports(built, version):
-                raise KustomizeBuildError(f"the built {built} does not report version {version}")
-            if target.parent.exists():
-                shutil.rmtree(target.parent)
-            staging.replace(target.parent)
-            log(f"built {target} in {time.monotonic() - started:.0f}s")
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    return target
+    return cached_tool("kustomize", version, reports, lambda staging: _install(version, staging), log, force)
+
+
+def _install(version: str, out_dir: Path) -> None:
+    cmd = ["go", "install", "-trimpath", "-ldflags", "-s -w", f"{PACKAGE}@{version}"]
+    proc = subprocess.run(cmd, env=go_env(GOBIN=str(out_dir)), capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise KustomizeBuildError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr.strip()[-3000:]}")
 
 
 def main(argv: list[str] | None = None) -> int:
