@@ -436,8 +436,7 @@ def _litefs(ctx: Context) -> None:
     ctx.binary("/usr/local/bin/litefs", GO["litefs"].build())
     ctx.binary("/usr/bin/fusermount3", debian_file("fuse3", "/bin/fusermount3"))
     ctx.put("/etc/fuse.conf", debian_file("fuse3", "/etc/fuse.conf"))
-    ctx.put("/opt/koyalite/db.ts", HERE / "litefs" / "db.ts")
-    ctx.put("/usr/local/bin/koyalite-db", text=deno_wrapper("/opt/koyalite/db.ts", "--allow-all"), mode=0o755)
+    _deno_program(ctx, HERE / "litefs" / "db.ts", "koyalite-db", "--allow-all")
     for d in ("litefs", "var/lib/litefs"):
         (ctx.root / d).mkdir(parents=True, exist_ok=True)
 
@@ -459,23 +458,23 @@ def _weaviate_stand_in(ctx: Context) -> None:
     ctx.put("/bin/weaviate", text=deno_wrapper("/opt/koyalite/weaviate-stand-in.ts", "--allow-all"), mode=0o755)
 
 
+def _deno_program(ctx: Context, source: Path, command: str, permissions: str = "--allow-net --allow-env --allow-read") -> None:
+    """One of our TypeScript programs at /opt/koyalite, run by `command` on PATH through Deno."""
+    script = f"/opt/koyalite/{source.name}"
+    ctx.put(script, source)
+    ctx.put(f"/usr/local/bin/{command}", text=deno_wrapper(script, permissions), mode=0o755)
+
+
 def _standin(ctx: Context) -> None:
-    ctx.put("/opt/koyalite/service.ts", HERE / "standins" / "service.ts")
-    ctx.put(
-        "/usr/local/bin/koyalite-service", text=deno_wrapper("/opt/koyalite/service.ts", "--allow-net --allow-env --allow-read"), mode=0o755
-    )
+    _deno_program(ctx, HERE / "standins" / "service.ts", "koyalite-service")
 
 
 def _cron(ctx: Context) -> None:
-    ctx.put("/opt/koyalite/cron.ts", HERE / "cron" / "cron.ts")
-    ctx.put("/usr/local/bin/koyalite-cron", text=deno_wrapper("/opt/koyalite/cron.ts", "--allow-net --allow-env --allow-read"), mode=0o755)
+    _deno_program(ctx, HERE / "cron" / "cron.ts", "koyalite-cron")
 
 
 def _probe(ctx: Context) -> None:
-    ctx.put("/opt/koyalite/probe.ts", HERE / "probe" / "probe.ts")
-    ctx.put(
-        "/usr/local/bin/koyalite-probe", text=deno_wrapper("/opt/koyalite/probe.ts", "--allow-net --allow-env --allow-read"), mode=0o755
-    )
+    _deno_program(ctx, HERE / "probe" / "probe.ts", "koyalite-probe")
 
 
 def _deno(ctx: Context) -> None:

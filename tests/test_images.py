@@ -2,7 +2,7 @@
 
 Tiers:
 - no Docker: the image catalogue (names and tags are a contract with the Docker target), the `_FILE` entrypoint run
-  by the host's sh, and — when Deno can be had (PyPI's deno wheel, cached in .cache/) — the cron parser;
+  by the host's sh, and — when Deno can be had (PyPI's deno wheel, cached in ~/.cache/koyalite/images/) — the cron parser;
 - Docker daemon reachable: the Deno-based images are built (cached by input hash) and run together on a private
   network: edge runtime serving the repo's functions, koyalite-db, the Weaviate stand-in script, and the probe;
 - KOYALITE_E2E=1: every image (Go builds: long the first time) and the rendered dev stack under docker-compose,
@@ -11,34 +11,24 @@ Tiers:
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+
+from tests.support import images_build
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = ROOT / "images"
 
 
-def _load_build() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("koyalite_images_build", IMAGES / "build.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-build = _load_build()
+build = images_build()
 
 
 def _docker_ok() -> bool:
