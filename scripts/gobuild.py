@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import fcntl
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -81,3 +83,18 @@ def cached_tool(
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def tool_main(name: str, default: str, ensure: Callable[[str, bool], Path], log: Callable[[str], None], argv: list[str] | None) -> int:
+    """The command line of a cached tool's script: print the binary's path, building it first if needed."""
+    parser = argparse.ArgumentParser(description=f"Build (or reuse) {name} from Go source through the Go module proxy.")
+    parser.add_argument("--version", default=default, help=f"{name} version to build (default {default})")
+    parser.add_argument("--force", action="store_true", help="rebuild even when the cached binary works")
+    args = parser.parse_args(argv)
+    try:
+        path = ensure(args.version, args.force)
+    except ToolBuildError as exc:
+        log(f"error: {exc}")
+        return 1
+    sys.stdout.write(f"{path}\n")
+    return 0

@@ -14,7 +14,6 @@ Python 3.11 standard library only (importable: ``ensure()`` returns the path).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -22,7 +21,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gobuild import ToolBuildError, cached_tool, go_env
+from gobuild import ToolBuildError, cached_tool, go_env, tool_main
 
 MODULE = "helm.sh/helm/v3"
 PACKAGE = f"{MODULE}/cmd/helm"
@@ -84,17 +83,7 @@ def ensure(version: str = VERSION, force: bool = False) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--version", default=VERSION, help=f"helm version to build (default {VERSION})")
-    parser.add_argument("--force", action="store_true", help="rebuild even when the cached binary works")
-    args = parser.parse_args(argv)
-    try:
-        path = ensure(args.version, args.force)
-    except HelmBuildError as exc:
-        log(f"error: {exc}")
-        return 1
-    sys.stdout.write(f"{path}\n")
-    return 0
+    return tool_main("helm", VERSION, ensure, log, argv)
 
 
 if __name__ == "__main__":

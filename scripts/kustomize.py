@@ -12,14 +12,13 @@ Python 3.11 standard library only (importable: ``ensure()`` returns the path).
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gobuild import ToolBuildError, cached_tool, go_env
+from gobuild import ToolBuildError, cached_tool, go_env, tool_main
 
 PACKAGE = "sigs.k8s.io/kustomize/kustomize/v5"
 VERSION = "v5.8.2"
@@ -60,17 +59,7 @@ def _install(version: str, out_dir: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--version", default=VERSION, help=f"kustomize version to build (default {VERSION})")
-    parser.add_argument("--force", action="store_true", help="rebuild even when the cached binary works")
-    args = parser.parse_args(argv)
-    try:
-        path = ensure(args.version, args.force)
-    except KustomizeBuildError as exc:
-        log(f"error: {exc}")
-        return 1
-    sys.stdout.write(f"{path}\n")
-    return 0
+    return tool_main("kustomize", VERSION, ensure, log, argv)
 
 
 if __name__ == "__main__":
