@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 import textwrap
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -71,3 +74,15 @@ def node_at(root: Node, *loc: str | int) -> Node:
     node = root.find(loc)
     assert node is not None, f"nothing at {loc}"
     return node
+
+
+def images_build() -> ModuleType:
+    """images/build.py as a module (it is a script, not a package): `images_build().build([...])`."""
+    name = "koyalite_images_build"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "images" / "build.py")
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]

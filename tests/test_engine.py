@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from provisioner.deploy.settings import toolchain_bin
+from tests.support import images_build
 
 ROOT = Path(__file__).resolve().parents[1]
 KOYALITE = [str(Path(sys.executable).parent / "koyalite")]
@@ -91,12 +92,7 @@ def _ours(kind: str) -> set[str]:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     _skip_or_fail()
-    sys.path.insert(0, str(ROOT / "images"))
-    try:
-        import build as images  # images/build.py
-    finally:
-        sys.path.pop(0)
-    images.build()  # cached by inputs: seconds when the images are there
+    images_build().build()  # cached by inputs: seconds when the images are there
     base = tmp_path_factory.mktemp("engine")
     shutil.copy(ROOT / "koyalite.yaml", base / "koyalite.yaml")
     shutil.copytree(ROOT / "functions", base / "functions")

@@ -19,7 +19,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from provisioner.deploy.settings import toolchain_bin
+from provisioner.deploy.settings import resolve, toolchain_bin
 
 ROOT = Path(__file__).resolve().parents[1]
 ENVIRONMENTS = ("staging", "prod")
@@ -75,16 +75,9 @@ def _render_with_the_provider(env: str, tmp: Path) -> Path:
         f"name: koyalite\nruntime:\n  name: python\n  options:\n    toolchain: pip\n    virtualenv: {Path(sys.executable).parent.parent}\n"
     )
     out = tmp / "rendered"
-    env_vars = {
-        **os.environ,
-        "PATH": f"{toolchain_bin()}{os.pathsep}{os.environ.get('PATH', '')}",
-        "PULUMI_BACKEND_URL": (tmp / "state").as_uri(),
-        "PULUMI_CONFIG_PASSPHRASE": "render-test",
-        "PULUMI_SKIP_UPDATE_CHECK": "true",
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        "KOYALITE_MANIFEST": str(ROOT / "koyalite.yaml"),
-    }
-    (tmp / "state").mkdir()
+    # the environment `koyalite up` gives the engine (backend, passphrase, offline), with the toolchain on PATH
+    settings = resolve(env, ROOT / "koyalite.yaml", (tmp / "state").as_uri(), {"PULUMI_CONFIG_PASSPHRASE": "render-test"})
+    env_vars = {**os.environ, **settings.env, "PATH": f"{toolchain_bin()}{os.pathsep}{os.environ.get('PATH', '')}"}
 
     def pulumi(*args: str) -> str:
         result = subprocess.run(
