@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from provisioner.cli import main
+from provisioner.deploy import cluster
 from provisioner.deploy import engine as engine_module
-from provisioner.deploy.engine import Engine, Progress, RefusedError, Summary
+from provisioner.deploy.engine import DeployError, Engine, Progress, RefusedError, Summary
 from provisioner.deploy.guard import Step, violations
 from provisioner.deploy.settings import resolve
 from provisioner.errors import UsageError
@@ -93,6 +94,7 @@ def test_defaults_are_offline_with_local_state(tmp_path: Path) -> None:
 class Calls:
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.targets: list[cluster.Target] = []
 
 
 @pytest.fixture
@@ -113,6 +115,15 @@ def calls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Calls:
     monkeypatch.setattr(Engine, "destroy", fake("destroy", Summary({"delete": 20})))
     monkeypatch.setattr(Engine, "outputs", fake("outputs", {"apiUrl": "http://127.0.0.1:8000", "studioUrl": "http://127.0.0.1:3000"}))
     monkeypatch.setattr(Engine, "set_secret", fake("set_secret"))
+    monkeypatch.setattr(
+        Engine, "cluster_config", lambda self, create=True: {"kubeContext": "kind-acme"} if self.settings.environment == "prod" else {}
+    )
+
+    def preflight(target: cluster.Target) -> str:
+        record.targets.append(target)
+        return f"context `{target.context}` (https://127.0.0.1:6443)"
+
+    monkeypatch.setattr(cluster, "preflight", preflight)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "test-passphrase")
@@ -170,6 +181,22 @@ def test_destroy_passes_protection(calls: Calls) -> None:
     assert (name, kwargs["env"], kwargs["protected"], kwargs["allow_protected"]) == ("destroy", "prod", True, True)
 
 
+def test_kubernetes_environments_check_their_cluster_first(calls: Calls, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["up", "--env", "staging", "--yes"]) == 0
+    assert main(["preview", "--env", "prod"]) == 0
+    assert main(["destroy", "--env", "dev", "--yes"]) == 0  # docker: no cluster
+    assert calls.targets == [
+        cluster.Target("staging", "acme-staging", "acme-staging", context=None, kubeconfig=None),
+        cluster.Target("prod", "acme-prod", "acme-prod", context="kind-acme", kubeconfig=None),
+    ]
+    assert "cluster: context `None` (https://127.0.0.1:6443), namespace acme-staging" in capsys.readouterr().err
+
+
+def test_a_protected_destroy_is_refused_before_the_cluster_is_asked(calls: Calls) -> None:
+    assert main(["destroy", "--env", "prod", "--yes"]) == 0  # the fake engine does not refuse; the preflight is skipped
+    assert calls.targets == []
+
+
 def test_preview_options(calls: Calls, tmp_path: Path) -> None:
     assert main(["preview", "--env", "staging", "--diff", "--expect-no-changes", "--save-plan", str(tmp_path / "plan.json")]) == 0
     _, kwargs = calls.calls[0]
@@ -205,3 +232,49 @@ def test_engine_errors_become_ours() -> None:
         raise auto.CommandError(
             auto._cmd.CommandResult("", "error: no resource plugin 'pulumi-resource-docker' found in the workspace", 255)
         )
+
+
+# -- the cluster preflight without a cluster (the real one: tests/test_cluster_api.py) --------------------------------
+
+
+def _kubeconfig(path: Path, server: str = "https://127.0.0.1:1") -> Path:
+    """A kubeconfig with one context `local` whose API server is `server` (port 1 on loopback: nothing listens)."""
+    path.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: local\n"
+        f"clusters: [{{name: c, cluster: {{server: '{server}', insecure-skip-tls-verify: true}}}}]\n"
+        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: local, context: {cluster: c, user: u}}]\n"
+    )
+    return path
+
+
+def test_preflight_names_a_missing_context_and_the_ones_there(tmp_path: Path) -> None:
+    target = cluster.Target("staging", "acme-staging", "acme-staging", context="kind-acme", kubeconfig=str(_kubeconfig(tmp_path / "k")))
+    with pytest.raises(DeployError) as caught:
+        cluster.preflight(target)
+    assert caught.value.message == f"context `kind-acme` of environment staging is not in {tmp_path / 'k'}"
+    assert caught.value.hint.startswith("contexts there: local; set environments.staging.kubernetes.context")
+    assert caught.value.exit_code == 4
+
+
+def test_preflight_says_the_cluster_is_unreachable_and_nothing_changed(tmp_path: Path) -> None:
+    target = cluster.Target("staging", "acme-staging", "acme-staging", kubeconfig=str(_kubeconfig(tmp_path / "k")))
+    with pytest.raises(DeployError) as caught:
+        cluster.preflight(target)
+    assert caught.value.message == (
+        "cannot reach the Kubernetes API of context `local` (https://127.0.0.1:1) for environment staging: connection refused"
+    )
+    assert "nothing was changed" in caught.value.hint
+
+
+def test_preflight_reads_a_kubeconfig_stored_as_contents(tmp_path: Path) -> None:
+    contents = _kubeconfig(tmp_path / "k").read_text()
+    target = cluster.Target("prod", "acme-prod", "acme-prod", context="other", kubeconfig=contents)
+    with pytest.raises(DeployError, match="context `other` of environment prod is not in the stack's kubeconfig"):
+        cluster.preflight(target)
+
+
+def test_preflight_without_a_kubeconfig_says_where_it_looked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = cluster.Target("staging", "acme-staging", "acme-staging", kubeconfig=str(tmp_path / "missing"))
+    with pytest.raises(DeployError) as caught:
+        cluster.preflight(target)
+    assert caught.value.message.startswith(f"cannot use the kubeconfig for environment staging ({tmp_path / 'missing'})")

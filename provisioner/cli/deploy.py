@@ -55,6 +55,27 @@ def _planned(env: str, file: Path) -> Plan:
     return hooks.transform_plan(plan.build(hooks.validated(manifest.check(doc, env)), doc.base_dir))
 
 
+def _check_cluster(engine: Engine, planned: Plan, create: bool = True) -> None:
+    """A Kubernetes environment's cluster is reachable and its namespace free or ours, before the engine runs."""
+    hints = planned.kubernetes
+    if planned.target != "kubernetes" or hints is None:
+        return
+    from provisioner.deploy import cluster
+
+    config = engine.cluster_config(create=create)
+    if config.get("renderYamlToDirectory"):
+        return  # the provider writes YAML files and talks to no cluster
+    target = cluster.Target(
+        environment=planned.environment,
+        namespace=hints.namespace,
+        instance=f"{planned.project}-{planned.environment}",
+        context=config.get("kubeContext") or hints.context,
+        kubeconfig=config.get("kubeconfig"),
+    )
+    where = cluster.preflight(target)
+    sys.stderr.write(f"cluster: {where}, namespace {hints.namespace}\n")
+
+
 def _progress() -> Progress:
     from rich.console import Console
 
@@ -90,6 +111,7 @@ def preview(
 ) -> int:
     """Show what `up` would change in one environment, without changing anything."""
     engine, _ = _engine(env, file, backend)
+    _check_cluster(engine, _planned(env, file))
     summary = engine.preview(_progress(), diff=diff, expect_no_changes=expect_no_changes, save_plan=save_plan)
     _done("preview", env, summary)
     return 0
@@ -117,6 +139,7 @@ def up(
     engine, _ = _engine(env, file, backend, check=False)
     if not yes and not (sys.stdin.isatty() and typer.confirm(f"deploy environment {env}?")):
         raise UsageError(f"not confirmed: nothing deployed to {env}", "pass --yes to deploy without asking (CI)")
+    _check_cluster(engine, planned)
     hooks.before_deploy(planned, env)
     summary = engine.up(_progress(), allow_replace=allow_replace or [], plan=plan, diff=diff)
     _done("up", env, summary)
@@ -141,6 +164,8 @@ def destroy(
     engine, protected = _engine(env, file, backend)
     if not yes and not (sys.stdin.isatty() and typer.confirm(f"destroy environment {env}? (data volumes are kept)")):
         raise UsageError(f"not confirmed: nothing destroyed in {env}", "pass --yes to destroy without asking")
+    if not protected or allow_protected:
+        _check_cluster(engine, _planned(env, file), create=False)
     summary = engine.destroy(_progress(), protected=protected, allow_protected=allow_protected)
     _done("destroy", env, summary)
     return 0

@@ -217,6 +217,15 @@ class Engine:
         prefix = f"{SECRET_NAMESPACE}:"
         return {k.removeprefix(prefix) for k, v in found.items() if k.startswith(prefix) and v.secret}
 
+    def cluster_config(self, create: bool = True) -> dict[str, str]:
+        """The stack config that says how to reach the cluster (components.stack: kubeContext, kubeconfig,
+        renderYamlToDirectory); a kubeconfig stored as a secret is decrypted for the preflight only."""
+        stack = self.stack(create=create)
+        with mapped(self.settings):
+            found = stack.get_all_config()
+        keys = {f"{SECRET_NAMESPACE}:{k}": k for k in ("kubeContext", "kubeconfig", "renderYamlToDirectory")}
+        return {keys[k]: v.value for k, v in found.items() if k in keys and v.value}
+
     def set_secret(self, name: str, value: str) -> None:
         stack = self.stack()
         with mapped(self.settings):
