@@ -20,19 +20,15 @@ import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from provisioner.deploy.settings import toolchain_bin
+from tests.deployed import ROOT, Project, changes, secret_keys, skip_or_fail
 from tests.support import images_build
 
-ROOT = Path(__file__).resolve().parents[1]
-KOYALITE = [str(Path(sys.executable).parent / "koyalite")]
 PREFIX = "acme-dev"
 
 
@@ -44,38 +40,6 @@ def _missing() -> str | None:
     if shutil.which("docker") is None or subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
         return "no reachable Docker daemon (scripts/host.sh)"
     return None
-
-
-def _skip_or_fail() -> None:
-    why = _missing()
-    if why is None:
-        return
-    if os.environ.get("CI") and os.environ.get("KOYALITE_E2E") == "1":
-        pytest.fail(f"the real-engine tier cannot run in CI: {why}", pytrace=False)
-    pytest.skip(why)
-
-
-@dataclass
-class Project:
-    dir: Path
-    backend: str
-    secrets: dict[str, str]
-
-    @property
-    def manifest(self) -> Path:
-        return self.dir / "koyalite.yaml"
-
-    def koyalite(self, *args: str, stdin: str | None = None, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "PULUMI_CONFIG_PASSPHRASE": "e2e-passphrase", "KOYALITE_DEBUG": "1"}
-        cmd = [*KOYALITE, *args, str(self.manifest), "--backend", self.backend]
-        return subprocess.run(cmd, cwd=self.dir, input=stdin, capture_output=True, text=True, env=env, timeout=timeout, check=False)
-
-    def ok(self, *args: str) -> str:
-        result = self.koyalite(*args)
-        assert result.returncode == 0, (
-            f"koyalite {' '.join(args)} exited {result.returncode}:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-        )
-        return result.stdout + result.stderr
 
 
 def _docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -91,40 +55,24 @@ def _ours(kind: str) -> set[str]:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
-    _skip_or_fail()
+    skip_or_fail(_missing(), "real-engine")
     images_build().build()  # cached by inputs: seconds when the images are there
-    base = tmp_path_factory.mktemp("engine")
-    shutil.copy(ROOT / "koyalite.yaml", base / "koyalite.yaml")
-    shutil.copytree(ROOT / "functions", base / "functions")
     for leftover in _ours("container"):  # an earlier run's compose stack or killed deploy
         _docker("rm", "-f", leftover, check=False)
     # `secrets set` writes the encrypted values into stacks/Pulumi.dev.yaml, as Pulumi does: put it back afterwards
     stack_config = ROOT / "stacks" / "Pulumi.dev.yaml"
     committed = stack_config.read_text()
-    project = Project(base, (base / "state").as_uri(), {})
-    (base / "state").mkdir()
+    project = Project.copy(tmp_path_factory.mktemp("engine"))
     try:
-        for key in ("jwt_secret", "weaviate_api_key"):  # the probe needs these two values; the rest are generated
-            project.secrets[key] = secrets.token_urlsafe(24)
-            result = project.koyalite("secrets", "set", key, "--env", "dev", stdin=project.secrets[key])
-            assert result.returncode == 0, result.stderr
-        rest = sorted(_secret_keys() - set(project.secrets))
+        # the probe needs these two values; the rest are generated
+        project.set_secrets("dev", {key: secrets.token_urlsafe(24) for key in ("jwt_secret", "weaviate_api_key")})
+        rest = sorted(secret_keys("dev") - set(project.secrets))
         assert f"generated {len(rest)} secret(s) for dev: {', '.join(rest)}" in project.ok("secrets", "generate", "--env", "dev")
         assert "generated 0 secret(s) for dev; every one has a value" in project.ok("secrets", "generate", "--env", "dev")
         yield project
     finally:
         project.koyalite("destroy", "--env", "dev", "--yes")
         stack_config.write_text(committed)
-
-
-def _secret_keys() -> set[str]:
-    """The secrets the dev environment's containers need (the translation's SecretSet)."""
-    from provisioner import manifest, plan
-    from provisioner.targets.docker import translate
-
-    doc = manifest.load(ROOT / "koyalite.yaml")
-    built = plan.build(manifest.check(doc, "dev"), doc.base_dir)
-    return {k for b in translate(built) for o in b.objects if o["kind"] == "SecretSet" for k in o["keys"]}
 
 
 def _probe(project: Project, *args: str) -> str:
@@ -157,13 +105,6 @@ def _probe(project: Project, *args: str) -> str:
     return result.stdout
 
 
-def _changes(out: str) -> str:
-    """The closing summary line `koyalite preview|up` prints."""
-    found = re.findall(r"^(?:preview|up|destroy) dev: (.*)$", out, re.M)
-    assert found, out[-3000:]
-    return found[-1]
-
-
 def test_up_deploys_dev_and_the_probe_passes(project: Project) -> None:
     out = project.ok("up", "--env", "dev", "--yes")
     assert "apiUrl: http://127.0.0.1:8000" in out
@@ -175,19 +116,13 @@ def test_up_deploys_dev_and_the_probe_passes(project: Project) -> None:
 
 def test_a_second_preview_has_no_changes(project: Project) -> None:
     out = project.ok("preview", "--env", "dev", "--expect-no-changes")
-    assert _changes(out).startswith("no changes")
-
-
-def _edit(project: Project, old: str, new: str) -> None:
-    text = project.manifest.read_text()
-    assert text.count(old) == 1, old
-    project.manifest.write_text(text.replace(old, new))
+    assert changes(out, "dev").startswith("no changes")
 
 
 def test_one_more_replica_creates_one_container(project: Project) -> None:
     before = _ours("container")
-    _edit(project, "      auth: {replicas: 1}", "      auth: {replicas: 2}")
-    assert _changes(project.ok("preview", "--env", "dev")).startswith("1 to create;")
+    project.edit("      auth: {replicas: 1}", "      auth: {replicas: 2}")
+    assert changes(project.ok("preview", "--env", "dev"), "dev").startswith("1 to create;")
     project.ok("up", "--env", "dev", "--yes")
     assert _ours("container") - before == {f"{PREFIX}-auth-2"}
 
@@ -197,15 +132,16 @@ def test_a_changed_function_replaces_only_the_edge_runtime(project: Project) -> 
     hello.write_text(hello.read_text() + "// changed by the end-to-end test\n")
     out = project.ok("preview", "--env", "dev")
     assert set(re.findall(r"docker:Container (container-[\w-]+)", out)) == {f"container-{PREFIX}-functions-1"}, out[-3000:]
-    assert _changes(out).startswith("1 to replace;"), out[-3000:]
+    assert changes(out, "dev").startswith("1 to replace;"), out[-3000:]
     project.ok("up", "--env", "dev", "--yes")
 
 
 def test_a_killed_up_leaves_a_lock_that_is_reported_with_the_fix(project: Project) -> None:
-    _edit(project, "      auth: {replicas: 2}", "      auth: {replicas: 1}")
-    env = {**os.environ, "PULUMI_CONFIG_PASSPHRASE": "e2e-passphrase"}
-    cmd = [*KOYALITE, "up", "--env", "dev", "--yes", str(project.manifest), "--backend", project.backend]
-    running = subprocess.Popen(cmd, cwd=project.dir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    project.edit("      auth: {replicas: 2}", "      auth: {replicas: 1}")
+    cmd = project.command("up", "--env", "dev", "--yes")
+    running = subprocess.Popen(
+        cmd, cwd=project.dir, env=project.environ(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     locks = project.dir / "state" / ".pulumi" / "locks"
     deadline = time.monotonic() + 120
     while not any(locks.rglob("*.json")) and time.monotonic() < deadline:
@@ -224,7 +160,7 @@ def test_a_killed_up_leaves_a_lock_that_is_reported_with_the_fix(project: Projec
 
 def test_dropping_a_replica_is_refused_before_its_volume_goes(project: Project) -> None:
     """The data-loss guard on the engine's real preview: the replica's volume would leave the stack."""
-    _edit(project, "replicas: {fra: 1, iad: null}", "replicas: {fra: 0, iad: null}")
+    project.edit("replicas: {fra: 1, iad: null}", "replicas: {fra: 0, iad: null}")
     try:
         refused = project.koyalite("up", "--env", "dev", "--yes")
         assert refused.returncode == 3, refused.stderr[-3000:]
@@ -233,7 +169,7 @@ def test_dropping_a_replica_is_refused_before_its_volume_goes(project: Project) 
         assert f"--allow-replace {urn}" in refused.stderr
         assert f"{PREFIX}-litefs-fra-1" in _ours("container"), "nothing changed"
     finally:
-        _edit(project, "replicas: {fra: 0, iad: null}", "replicas: {fra: 1, iad: null}")
+        project.edit("replicas: {fra: 0, iad: null}", "replicas: {fra: 1, iad: null}")
 
 
 def test_destroy_keeps_the_volumes_and_up_finds_the_data_again(project: Project) -> None:

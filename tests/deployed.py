@@ -1,0 +1,106 @@
+"""What the real-engine tests share: a copy of the reference project, the `koyalite` CLI run on it as a user runs it
+(a subprocess, a file backend of its own), manifest edits, the summary line, and the skip-or-fail rule of CI."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from provisioner import manifest, plan
+
+ROOT = Path(__file__).resolve().parents[1]
+KOYALITE = [str(Path(sys.executable).parent / "koyalite")]
+PASSPHRASE = "e2e-passphrase"
+
+
+def skip_or_fail(why: str | None, tier: str) -> None:
+    """Skip when a prerequisite is missing; in CI with KOYALITE_E2E=1 a missing one fails the tier instead."""
+    if why is None:
+        return
+    if os.environ.get("CI") and os.environ.get("KOYALITE_E2E") == "1":
+        pytest.fail(f"the {tier} tier cannot run in CI: {why}", pytrace=False)
+    pytest.skip(why)
+
+
+@dataclass
+class Project:
+    """A copy of the reference project (koyalite.yaml and functions/) with its state in `dir/state`."""
+
+    dir: Path
+    secrets: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    """Extra environment for every run (KUBECONFIG, ...)."""
+
+    @classmethod
+    def copy(cls, base: Path, **env: str) -> Project:
+        shutil.copy(ROOT / "koyalite.yaml", base / "koyalite.yaml")
+        shutil.copytree(ROOT / "functions", base / "functions")
+        (base / "state").mkdir()
+        return cls(base, env=env)
+
+    @property
+    def manifest(self) -> Path:
+        return self.dir / "koyalite.yaml"
+
+    @property
+    def backend(self) -> str:
+        return (self.dir / "state").as_uri()
+
+    def command(self, *args: str) -> list[str]:
+        return [*KOYALITE, *args, str(self.manifest), "--backend", self.backend]
+
+    def environ(self, **extra: str) -> dict[str, str]:
+        return {**os.environ, "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE, "KOYALITE_DEBUG": "1", **self.env, **extra}
+
+    def koyalite(self, *args: str, stdin: str | None = None, timeout: float = 1200, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.command(*args),
+            cwd=self.dir,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=self.environ(**env),
+            timeout=timeout,
+            check=False,
+        )
+
+    def ok(self, *args: str, **env: str) -> str:
+        result = self.koyalite(*args, **env)
+        assert result.returncode == 0, (
+            f"koyalite {' '.join(args)} exited {result.returncode}:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        )
+        return result.stdout + result.stderr
+
+    def edit(self, old: str, new: str) -> None:
+        text = self.manifest.read_text()
+        assert text.count(old) == 1, old
+        self.manifest.write_text(text.replace(old, new))
+
+    def set_secrets(self, environment: str, values: dict[str, str]) -> None:
+        for key, value in sorted(values.items()):
+            result = self.koyalite("secrets", "set", key, "--env", environment, stdin=value)
+            assert result.returncode == 0, result.stderr
+            self.secrets[key] = value
+
+
+def changes(out: str, environment: str) -> str:
+    """The closing summary line `koyalite preview|up|destroy` prints for `environment`."""
+    found = re.findall(rf"^(?:preview|up|destroy) {environment}: (.*)$", out, re.M)
+    assert found, out[-3000:]
+    return str(found[-1])
+
+
+def secret_keys(environment: str) -> set[str]:
+    """The secrets an environment's workloads need (the translation's SecretSet)."""
+    from provisioner.plan.model import SecretSet
+
+    doc = manifest.load(ROOT / "koyalite.yaml")
+    built = plan.build(manifest.check(doc, environment), doc.base_dir)
+    return {key for part in built.parts if isinstance(part, SecretSet) for key in part.keys}
