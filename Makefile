@@ -8,7 +8,7 @@ CHECKOV_VENV ?= .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 CHECKOV_VERSION ?= 3.3.30
 
-.PHONY: bench-deploy run up test lint typecheck unit schema bench clean host images e2e toolchain
+.PHONY: bench-deploy run up test lint typecheck unit schema bench clean host images e2e toolchain cluster cluster-build cluster-down
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,20 @@ up: $(STAMP) host images toolchain
 ## toolchain: the pinned Pulumi CLI, Python language host and kubernetes provider, built from Go source (cached)
 toolchain: $(STAMP)
 	$(BIN)/python scripts/toolchain.py
+
+## cluster-build: the local cluster's binaries (Kubernetes, etcd, kwok, CoreDNS, pause) from Go source (cached)
+cluster-build:
+	$(PYTHON) scripts/cluster_build.py
+
+## cluster: a local Kubernetes cluster, TIER=api (kwok nodes, the default) or TIER=node (a real kubelet; root);
+## its kubeconfig is .koyalite/cluster/kubeconfig
+TIER ?= api
+cluster: cluster-build
+	$(PYTHON) scripts/cluster.py up --tier $(TIER)
+
+## cluster-down: stop the local cluster and remove what it added to the host (built binaries stay cached)
+cluster-down:
+	$(PYTHON) scripts/cluster.py down
 
 ## test: lint, type-check and run every test tier
 test: lint typecheck unit

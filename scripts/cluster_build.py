@@ -10,7 +10,8 @@ What it builds, each cached once per machine under ``${XDG_CACHE_HOME:-~/.cache}
   ``k8s.io/*`` staging module with a directory its module zip does not hold. A wrapper module requires it and
   replaces each staging module with its published tag instead (``v0.<minor>.<patch>``, the same code);
 * ``etcd`` from ``go.etcd.io/etcd/server/v3`` through a wrapper module (the server module has replace directives);
-* ``kwok`` (the API tier's fake nodes) and ``coredns`` (the node tier's DNS) with ``go install``;
+* ``kwok`` (the API tier's fake nodes), ``coredns`` (the node tier's DNS) and ``local-path-provisioner`` (the node
+  tier's volumes: a directory per claim, writable by the pod's user) with ``go install``;
 * ``pause``, the pod sandbox, compiled statically with gcc from ``build/pause/linux/pause.c`` of the Kubernetes module.
 
 The pins are below; shared/research/kubernetes_from_source.md says why these versions (cgroup v1, containerd 1.6).
@@ -40,6 +41,7 @@ ETCD = "v3.6.6"  # what kubeadm of KUBERNETES pins
 KWOK = "v0.8.0"
 COREDNS = "v1.14.7"  # built against client-go v0.35.x
 PAUSE = "3.10.1"  # what kubeadm of KUBERNETES pins
+LOCAL_PATH = "v0.0.30"  # the node tier's volume provisioner (k3s's default); the newest the proxy serves
 
 STATIC_COMMANDS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy", "kubectl")
 CGO_COMMANDS = ("kubelet",)  # upstream's KUBE_STATIC_BINARIES leaves the kubelet out
@@ -182,6 +184,7 @@ COMPONENTS: tuple[Component, ...] = (
     Component("kwok", KWOK, ("kwok",), go_install("sigs.k8s.io/kwok/cmd/kwok")),
     Component("coredns", COREDNS, ("coredns",), go_install("github.com/coredns/coredns")),
     Component("pause", PAUSE, ("pause",), build_pause),
+    Component("local-path-provisioner", LOCAL_PATH, ("local-path-provisioner",), go_install("github.com/rancher/local-path-provisioner")),
 )
 
 

@@ -1,0 +1,246 @@
+"""`koyalite up` of staging and prod onto a real API server: the API tier of the local cluster (scripts/cluster.py:
+etcd, kube-apiserver, kube-controller-manager, kube-scheduler built from source; kwok plays the nodes).
+
+Through the real pulumi-kubernetes provider (not render mode), with KUBECONFIG choosing the cluster, in order: staging
+deploys with every await satisfied and every object admitted; a preview right after has no changes (server-side
+defaults are no diff); one replica more updates one object; a changed function rolls the edge runtime only; the
+data-loss guard refuses a claim template change and a namespace change; a killed `up` leaves a lock reported with
+its fix; `destroy` keeps the claims and the next `up` binds the same ones; prod deploys, refuses dropping a LiteFS
+region and refuses `destroy`; an unreachable cluster, a missing context and a namespace owned by something else are
+clear errors with nothing applied. Needs KOYALITE_E2E=1, the toolchain and `make cluster-build`; fails in CI without.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests import kube
+from tests.deployed import ROOT, Project, changes, secret_keys, skip_or_fail
+
+STACK_FILES = [ROOT / "stacks" / f"Pulumi.{env}.yaml" for env in ("staging", "prod")]
+TIMES: dict[str, float] = {}
+"""Durations of the engine runs, printed at the end (the issue note quotes them)."""
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[kube.Cluster]:
+    skip_or_fail(kube.missing("api"), "API-cluster")
+    with kube.running("api") as found:
+        yield found
+
+
+@pytest.fixture(scope="module")
+def project(cluster: kube.Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    # `secrets set` writes encrypted values into stacks/Pulumi.<env>.yaml, as Pulumi does: put them back afterwards
+    committed = {path: path.read_text() for path in STACK_FILES}
+    project = Project.copy(tmp_path_factory.mktemp("cluster"), KUBECONFIG=str(cluster.kubeconfig))
+    try:
+        for env in ("staging", "prod"):
+            project.set_secrets(env, {key: secrets.token_urlsafe(24) for key in secret_keys(env)})
+        yield project
+    finally:
+        for env in ("staging",):
+            project.koyalite("destroy", "--env", env, "--yes")
+        for namespace in ("acme-staging", "acme-prod", "acme-elsewhere"):
+            cluster.kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=false", check=False)
+        for path, text in committed.items():
+            path.write_text(text)
+        print("\n".join(f"timing: {name} {seconds:.1f}s" for name, seconds in TIMES.items()))
+
+
+def timed(name: str, project: Project, *args: str) -> str:
+    started = time.monotonic()
+    out = project.ok(*args)
+    TIMES[name] = time.monotonic() - started
+    return out
+
+
+def _ready(cluster: kube.Cluster, namespace: str) -> None:
+    """What the provider's awaits promise, read back from the API server."""
+    for deployment in cluster.items("deployments", "-n", namespace):
+        status = deployment["status"]
+        assert status.get("readyReplicas") == deployment["spec"]["replicas"], deployment["metadata"]["name"]
+    for stateful in cluster.items("statefulsets", "-n", namespace):
+        status = stateful["status"]
+        assert status.get("readyReplicas") == stateful["spec"]["replicas"], stateful["metadata"]["name"]
+    claims = cluster.items("persistentvolumeclaims", "-n", namespace)
+    assert claims and {c["status"]["phase"] for c in claims} == {"Bound"}
+    for ingress in cluster.items("ingresses", "-n", namespace):
+        assert ingress["status"]["loadBalancer"]["ingress"], ingress["metadata"]["name"]
+
+
+def _claims(cluster: kube.Cluster, namespace: str) -> dict[str, tuple[str, str]]:
+    """Claim name -> (uid, bound volume)."""
+    return {c["metadata"]["name"]: (c["metadata"]["uid"], c["spec"]["volumeName"]) for c in cluster.items("pvc", "-n", namespace)}
+
+
+def test_up_staging_satisfies_every_await(cluster: kube.Cluster, project: Project) -> None:
+    out = timed("up staging (create)", project, "up", "--env", "staging", "--yes")
+    assert re.search(r"^up staging: \d+ to create$", out, re.M), out[-3000:]
+    assert "url: https://staging.acme.example.com" in out
+    _ready(cluster, "acme-staging")
+    namespace = cluster.get("namespace", "acme-staging")
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+
+
+def test_a_preview_right_after_up_has_no_changes(project: Project) -> None:
+    out = timed("preview staging (no changes)", project, "preview", "--env", "staging", "--expect-no-changes")
+    assert changes(out, "staging").startswith("no changes")
+
+
+def test_one_replica_more_updates_one_object(cluster: kube.Cluster, project: Project) -> None:
+    project.edit(
+        "    database: {replicas: {iad: null, fra: 1}}",
+        "    database: {replicas: {iad: null, fra: 1}}\n    services: {auth: {replicas: 3}}",
+    )
+    out = timed("up staging (one replica)", project, "up", "--env", "staging", "--yes")
+    assert changes(out, "staging").startswith("1 to update;"), out[-3000:]
+    assert "kubernetes:apps/v1:Deployment deployment-acme-staging-auth update" in out
+    assert cluster.get("deployment", "-n", "acme-staging", "acme-staging-auth")["status"]["readyReplicas"] == 3
+
+
+def test_a_changed_function_rolls_the_edge_runtime_only(cluster: kube.Cluster, project: Project) -> None:
+    before = cluster.get("deployment", "-n", "acme-staging", "acme-staging-functions")["metadata"]["generation"]
+    hello = project.dir / "functions" / "hello" / "index.ts"
+    hello.write_text(hello.read_text() + "// changed by the cluster test\n")
+    out = timed("up staging (one function)", project, "up", "--env", "staging", "--yes")
+    updated = set(re.findall(r"~ kubernetes:\S+ (\S+) update", out))
+    assert updated == {"configmap-acme-staging-fn-hello", "deployment-acme-staging-functions"}, out[-3000:]
+    assert changes(out, "staging").startswith("2 to update;")
+    after = cluster.get("deployment", "-n", "acme-staging", "acme-staging-functions")
+    assert after["metadata"]["generation"] == before + 1
+    assert after["status"]["updatedReplicas"] == after["spec"]["replicas"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "urn_tail"),
+    [
+        pytest.param(
+            "  volume: 10Gi\n  resources:", "  volume: 20Gi\n  resources:", "statefulset-acme-staging-litefs-fra", id="claim-template"
+        ),
+        pytest.param("namespace: acme-staging", "namespace: acme-staging-2", "namespace-acme-staging", id="namespace"),
+    ],
+)
+def test_the_guard_refuses_to_replace_data(cluster: kube.Cluster, project: Project, old: str, new: str, urn_tail: str) -> None:
+    claims = _claims(cluster, "acme-staging")
+    project.edit(old, new)
+    try:
+        refused = project.koyalite("up", "--env", "staging", "--yes")
+        assert refused.returncode == 3, refused.stderr[-3000:]
+        urn = re.search(rf"--allow-replace (urn:pulumi:staging::koyalite::\S+::{urn_tail})\b", refused.stderr)
+        assert urn, refused.stderr[-3000:]
+        assert "refused: " in refused.stderr and urn.group(1) in refused.stderr
+    finally:
+        project.edit(new, old)
+    assert _claims(cluster, "acme-staging") == claims
+    assert cluster.kubectl("get", "namespace", "acme-staging-2", check=False).returncode != 0
+
+
+def test_a_killed_up_leaves_a_lock_that_is_reported_with_the_fix(project: Project) -> None:
+    project.edit("services: {auth: {replicas: 3}}", "services: {auth: {replicas: 2}}")
+    running = subprocess.Popen(
+        project.command("up", "--env", "staging", "--yes"),
+        cwd=project.dir, env=project.environ(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    locks = project.dir / "state" / ".pulumi" / "locks"
+    deadline = time.monotonic() + 120
+    while not any(locks.rglob("*.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(running.pid, signal.SIGKILL)  # the CLI and the engine under it, as a killed CI job
+    running.wait()
+    assert any(locks.rglob("*.json")), "the update never took its lock"
+    refused = project.koyalite("up", "--env", "staging", "--yes")
+    assert refused.returncode == 4, refused.stderr[-3000:]
+    assert "environment staging is locked by another update" in refused.stderr
+    assert "run `koyalite unlock --env staging`" in refused.stderr
+    project.ok("unlock", "--env", "staging")
+    project.ok("up", "--env", "staging", "--yes")
+
+
+def test_destroy_keeps_the_claims_and_up_binds_them_again(cluster: kube.Cluster, project: Project) -> None:
+    claims = _claims(cluster, "acme-staging")
+    assert len(claims) >= 6
+    out = timed("destroy staging", project, "destroy", "--env", "staging", "--yes")
+    assert re.search(r"^destroy staging: \d+ to delete$", out, re.M), out[-2000:]
+    assert cluster.items("statefulsets", "-n", "acme-staging") == []
+    assert cluster.items("deployments", "-n", "acme-staging") == []
+    assert _claims(cluster, "acme-staging") == claims  # the same claims, bound to the same volumes
+    timed("up staging (after destroy)", project, "up", "--env", "staging", "--yes")
+    assert _claims(cluster, "acme-staging") == claims
+    _ready(cluster, "acme-staging")
+
+
+def test_up_prod_in_two_regions(cluster: kube.Cluster, project: Project) -> None:
+    timed("up prod (create)", project, "up", "--env", "prod", "--yes")
+    _ready(cluster, "acme-prod")
+    regions = {}
+    for pod in cluster.items("pods", "-n", "acme-prod", "-l", "app.kubernetes.io/name=litefs"):
+        node = cluster.get("node", pod["spec"]["nodeName"])
+        regions[pod["metadata"]["name"]] = node["metadata"]["labels"]["topology.kubernetes.io/region"]
+    assert regions == {"acme-prod-litefs-fra-0": "fra", "acme-prod-litefs-iad-0": "iad", "acme-prod-litefs-iad-1": "iad"}
+    classes = {c["spec"].get("storageClassName") for c in cluster.items("pvc", "-n", "acme-prod")}
+    assert classes == {"fast-ssd"}
+    out = timed("preview prod (no changes)", project, "preview", "--env", "prod", "--expect-no-changes")
+    assert changes(out, "prod").startswith("no changes")
+
+
+def test_prod_refuses_dropping_a_litefs_region_and_destroy(project: Project) -> None:
+    project.edit("      replicas: {fra: 1, iad: 2}", "      replicas: {fra: 1, iad: null}")
+    try:
+        refused = project.koyalite("up", "--env", "prod", "--yes")
+        assert refused.returncode == 3, refused.stderr[-3000:]
+        assert re.search(r"--allow-replace urn:pulumi:prod::koyalite::\S+::statefulset-acme-prod-litefs-iad\b", refused.stderr)
+    finally:
+        project.edit("      replicas: {fra: 1, iad: null}", "      replicas: {fra: 1, iad: 2}")
+    refused = project.koyalite("destroy", "--env", "prod", "--yes")
+    assert refused.returncode == 3
+    assert "environment prod is protected" in refused.stderr
+
+
+def test_an_unreachable_cluster_is_named_with_a_hint(project: Project, tmp_path: Path) -> None:
+    config = tmp_path / "kubeconfig"
+    config.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: gone\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+        "users: [{name: u, user: {token: t}}]\ncontexts: [{name: gone, context: {cluster: c, user: u}}]\n"
+    )
+    refused = project.koyalite("up", "--env", "staging", "--yes", KUBECONFIG=str(config))
+    assert refused.returncode == 4, refused.stderr[-2000:]
+    assert "cannot reach the Kubernetes API of context `gone` (https://127.0.0.1:1) for environment staging: connection refused" in (
+        refused.stderr
+    )
+
+
+def test_a_missing_context_is_named_with_the_ones_there(project: Project) -> None:
+    project.edit("      namespace: acme-staging\n", "      namespace: acme-staging\n      context: kind-acme\n")
+    try:
+        refused = project.koyalite("preview", "--env", "staging")
+    finally:
+        project.edit("      namespace: acme-staging\n      context: kind-acme\n", "      namespace: acme-staging\n")
+    assert refused.returncode == 4, refused.stderr[-2000:]
+    assert "context `kind-acme` of environment staging is not in" in refused.stderr
+    assert "contexts there: koyalite-local" in refused.stderr
+
+
+def test_a_namespace_owned_by_something_else_is_refused_untouched(cluster: kube.Cluster, project: Project) -> None:
+    cluster.kubectl("create", "namespace", "acme-elsewhere")
+    cluster.kubectl("label", "namespace", "acme-elsewhere", "app.kubernetes.io/managed-by=argocd")
+    project.edit("namespace: acme-staging", "namespace: acme-elsewhere")
+    try:
+        refused = project.koyalite("up", "--env", "staging", "--yes")
+    finally:
+        project.edit("namespace: acme-elsewhere", "namespace: acme-staging")
+    assert refused.returncode == 3, refused.stderr[-2000:]
+    assert "namespace acme-elsewhere on context `koyalite-local`" in refused.stderr
+    assert "already exists and belongs to argocd, not acme-staging" in refused.stderr
+    assert cluster.kubectl("get", "all,configmaps,secrets", "-n", "acme-elsewhere", "-o", "name").stdout.split() == [
+        "configmap/kube-root-ca.crt"
+    ]
