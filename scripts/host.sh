@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Make this (Debian) host ready for the Docker tiers: Debian's docker.io, docker-compose and busybox-static
-# installed, and a running dockerd. Idempotent: a second run only checks (well under a second).
+# installed, and a running dockerd; and for the local cluster's node tier (scripts/cluster_node.py): Debian's
+# containerd, runc and CNI plugins (installed, not started: the cluster starts a containerd of its own), and gcc with
+# glibc's static library for the pause binary. Idempotent: a second run only checks (well under a second).
 #
 #   sudo bash scripts/host.sh        # as root; used by .ci/run and `make up`
 #
@@ -11,6 +13,12 @@ need=()
 command -v dockerd >/dev/null || need+=(docker.io)
 command -v docker-compose >/dev/null || need+=(docker-compose)
 [ -x /usr/bin/busybox ] && ! ldd /usr/bin/busybox >/dev/null 2>&1 || need+=(busybox-static)
+command -v containerd >/dev/null || need+=(containerd)
+command -v runc >/dev/null || need+=(runc)
+[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+command -v gcc >/dev/null || need+=(gcc)
+[ -e /usr/lib/x86_64-linux-gnu/libc.a ] || [ -e "/usr/lib/$(gcc -dumpmachine 2>/dev/null)/libc.a" ] || need+=(libc6-dev)
+command -v openssl >/dev/null || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "host.sh: missing Debian packages ${need[*]}; run as root (apt-get install ${need[*]})" >&2

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -31,3 +37,23 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
 def in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
     """Run in the repository, so the reference manifest is `koyalite.yaml` in every message."""
     monkeypatch.chdir(REPO)
+
+
+def _helm_script() -> Any:
+    spec = importlib.util.spec_from_file_location("koyalite_helm_script", REPO / "scripts" / "helm.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def helm_bin() -> Iterator[Path]:
+    """helm built from the Go module proxy by scripts/helm.py (once per machine); required in CI."""
+    script = _helm_script()
+    try:
+        yield script.ensure()
+    except script.HelmBuildError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"helm is required in CI (scripts/helm.py builds it from the Go module proxy): {exc}")
+        pytest.skip(f"helm cannot be built here: {str(exc).splitlines()[0]}")

@@ -20,6 +20,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -244,3 +245,78 @@ def test_a_namespace_owned_by_something_else_is_refused_untouched(cluster: kube.
     assert cluster.kubectl("get", "all,configmaps,secrets", "-n", "acme-elsewhere", "-o", "name").stdout.split() == [
         "configmap/kube-root-ca.crt"
     ]
+
+
+# -- the GitOps paths on the same cluster: what Argo CD / Flux or Helm users apply must be what `koyalite up` made ----
+
+DROPPED_ANNOTATIONS = ("pulumi.com/", "kubectl.kubernetes.io/", "deployment.kubernetes.io/")
+LIVE_KINDS = "namespaces,configmaps,secrets,services,deployments,statefulsets,cronjobs,hpa,pdb,networkpolicies,ingresses"
+
+
+def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
+    """A live object without what the server or the tool that applied it adds: ids, times, status, allocations."""
+    meta = obj["metadata"]
+    out: dict[str, Any] = {
+        "kind": obj["kind"],
+        "name": meta["name"],
+        "labels": meta.get("labels") or {},
+        "annotations": {k: v for k, v in (meta.get("annotations") or {}).items() if not k.startswith(DROPPED_ANNOTATIONS)},
+    }
+    spec = dict(obj.get("spec") or {})
+    if obj["kind"] == "Service":
+        for allocated in ("clusterIP", "clusterIPs"):
+            spec.pop(allocated, None)
+    if obj["kind"] == "Namespace":
+        spec = {}
+        out["labels"] = {k: v for k, v in out["labels"].items() if k != "kubernetes.io/metadata.name"}
+    out["spec"] = spec
+    out["data"] = sorted((obj.get("data") or {}).items()) if obj["kind"] == "ConfigMap" else None
+    out["type"] = obj.get("type")
+    return out
+
+
+def _live(cluster: kube.Cluster, namespace: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every object of ours in the namespace (and the namespace), keyed by kind and name."""
+    found = cluster.items(LIVE_KINDS, "-n", namespace, "-l", "app.kubernetes.io/managed-by=koyalite")
+    return {(o["kind"], o["metadata"]["name"]): _comparable(o) for o in found}
+
+
+def _gone(cluster: kube.Cluster, namespace: str) -> None:
+    cluster.kubectl("delete", "namespace", namespace, "--ignore-not-found", "--timeout=180s")
+
+
+def test_kubectl_apply_of_the_render_gives_the_objects_koyalite_up_gives(cluster: kube.Cluster, project: Project, tmp_path: Path) -> None:
+    by_koyalite = _live(cluster, "acme-staging")
+    assert len(by_koyalite) >= 75
+    project.ok("destroy", "--env", "staging", "--yes")
+    _gone(cluster, "acme-staging")
+    rendered = tmp_path / "render"
+    project.ok("render", "--env", "staging", "-o", str(rendered))
+    cluster.kubectl("apply", "--server-side", "--field-manager=gitops", "-f", str(rendered))
+    cluster.kubectl("wait", "--for=condition=Available", "deployment", "--all", "-n", "acme-staging", "--timeout=180s")
+    cluster.kubectl("rollout", "status", "statefulset", "-n", "acme-staging", "--timeout=180s")
+    by_kubectl = _live(cluster, "acme-staging")
+    assert by_kubectl.keys() == by_koyalite.keys()
+    different = sorted(key for key in by_koyalite if by_koyalite[key] != by_kubectl[key])
+    assert different == [], {key: (by_koyalite[key], by_kubectl[key]) for key in different[:2]}
+    _ready(cluster, "acme-staging")
+    _gone(cluster, "acme-staging")
+
+
+def test_helm_install_of_the_exported_chart_reaches_ready(cluster: kube.Cluster, project: Project, tmp_path: Path, helm_bin: Path) -> None:
+    chart = tmp_path / "chart"
+    project.ok("render", "--env", "staging", "--format", "helm", "-o", str(chart))
+    binary = helm_bin
+    homes = {f"HELM_{kind}_HOME": str(tmp_path / kind.lower()) for kind in ("CACHE", "CONFIG", "DATA")}
+    started = time.monotonic()
+    installed = subprocess.run(
+        [str(binary), "install", "acme-staging", str(chart), "--namespace", "default", "--wait", "--timeout", "5m",
+         f"--kubeconfig={cluster.kubeconfig}"],
+        capture_output=True, text=True, check=False, env={**os.environ, **homes},
+    )  # fmt: skip
+    TIMES["helm install --wait"] = time.monotonic() - started
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    _ready(cluster, "acme-staging")
+    uninstall = [str(binary), "uninstall", "acme-staging", "--namespace", "default", f"--kubeconfig={cluster.kubeconfig}"]
+    subprocess.run(uninstall, check=True, capture_output=True, env={**os.environ, **homes})
+    _gone(cluster, "acme-staging")

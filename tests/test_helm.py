@@ -7,12 +7,10 @@ machine by scripts/helm.py through the Go module proxy (minutes, cold); without 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import os
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -271,25 +269,6 @@ def test_literal_braces_are_escaped() -> None:
 
 
 # -- with a real helm ----------------------------------------------------------------------------------------------
-
-
-def _helm_script() -> Any:
-    spec = importlib.util.spec_from_file_location("koyalite_helm_script", REPO / "scripts" / "helm.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="session")
-def helm_bin() -> Iterator[Path]:
-    script = _helm_script()
-    try:
-        yield script.ensure()
-    except script.HelmBuildError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"helm is required in CI (scripts/helm.py builds it from the Go module proxy): {exc}")
-        pytest.skip(f"helm cannot be built here: {str(exc).splitlines()[0]}")
 
 
 def run_helm(binary: Path, *args: str) -> subprocess.CompletedProcess[str]:
