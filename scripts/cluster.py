@@ -312,7 +312,7 @@ def control_plane(paths: Paths, ip: str) -> None:
         f"--service-account-key-file={pki / 'sa.pub'}", f"--service-account-signing-key-file={pki / 'sa.key'}",
         f"--service-cluster-ip-range={SERVICE_CIDR}", "--authorization-mode=Node,RBAC", "--allow-privileged=true",
         f"--kubelet-client-certificate={pki / 'admin.crt'}", f"--kubelet-client-key={pki / 'admin.key'}",
-        f"--kubelet-certificate-authority={pki / 'ca.crt'}",
+        f"--kubelet-certificate-authority={pki / 'ca.crt'}", "--kubelet-preferred-address-types=InternalIP,Hostname",
     ])  # fmt: skip
     wait_for(
         "kube-apiserver /readyz",
@@ -480,6 +480,9 @@ def up(tier: str, regions: Sequence[str], per_region: int, region_label: str) ->
 
             cluster_node.up(paths, ip, node_name)
     except BaseException:
+        if os.environ.get("KOYALITE_CLUSTER_KEEP") == "1":
+            log(f"start-up failed; KOYALITE_CLUSTER_KEEP=1 leaves it as it is for a look ({paths.logs}); `down` removes it")
+            raise
         log("start-up failed: stopping what was started")
         down()
         raise

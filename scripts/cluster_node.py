@@ -7,8 +7,9 @@ daemon (`docker save | ctr import`): nothing is pulled. Settings follow shared/r
 section 6, corrected where this host disagreed (see the comments).
 
 Everything it adds to the host is listed here and removed by `clean_host`: processes (pid files), pods' mounts
-under the kubelet's directory, containerd's task mounts, the `cni0` bridge, the CNI and kube-proxy iptables chains,
-/etc/cni/net.d/10-koyalite.conflist, and the node's state directories.
+under the kubelet's directory, containerd's task mounts, the `cni0` bridge, the kubelet's, kube-proxy's and the CNI
+plugins' iptables chains, the kubelet's `kubepods` cgroups, /etc/cni/net.d/10-koyalite.conflist, the pods' logs and
+the node's state directories. The node's containerd keeps its image store (/var/lib/koyalite/containerd) as a cache.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ CNI_CONF = Path("/etc/cni/net.d/10-koyalite.conflist")
 CNI_BIN = Path("/usr/lib/cni")  # Debian's containernetworking-plugins
 CNI_STATE = Path("/var/lib/cni")
 LOCAL_PATH_DIR = Path("/var/lib/koyalite/local-path")
+LOG_DIRS = (Path("/var/log/pods"), Path("/var/log/containers"))
+"""Where the kubelet keeps container logs."""
 POD_SUBNET = "10.244.0.0/24"
 CLUSTER_DNS = "10.96.0.10"
 PAUSE_IMAGE = f"koyalite.local/pause:{cluster_build.PAUSE}"
@@ -76,6 +79,10 @@ state = "{CONTAINERD_STATE}"
   address = "{CONTAINERD_SOCKET}"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "{PAUSE_IMAGE}"
+  # this host withholds CAP_SYS_RESOURCE even from root, so no process may lower its oom_score_adj below 0; the
+  # kubelet asks -998 for sandboxes and -997 for Guaranteed pods, and runc then fails ("oom_score_adj: Permission
+  # denied"). Clamped to containerd's own score instead, as rootless setups do.
+  restrict_oom_score_adj = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -199,6 +206,7 @@ def proxy_config(paths: Paths, node_name: str) -> Path:
         "clientConnection": {"kubeconfig": str(paths.component_kubeconfig("proxy"))},
         "conntrack": {"maxPerCore": 0},  # leave the host's nf_conntrack_max alone
         "metricsBindAddress": "127.0.0.1:10249",
+        "oomScoreAdj": 0,  # -999 by default: refused here (no CAP_SYS_RESOURCE), see containerd_config
     }
     path = paths.root / "kube-proxy.json"
     path.write_text(json.dumps(config, indent=2) + "\n")
@@ -300,7 +308,12 @@ def local_path_objects() -> str:
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "helper-pod"},
-        "spec": {"containers": [{"name": "helper-pod", "image": HELPER_IMAGE, "imagePullPolicy": "IfNotPresent"}]},
+        # root: it makes and removes directories under LOCAL_PATH_DIR (the base image's user is 10001)
+        "spec": {
+            "containers": [
+                {"name": "helper-pod", "image": HELPER_IMAGE, "imagePullPolicy": "IfNotPresent", "securityContext": {"runAsUser": 0}}
+            ]
+        },
     }
     items = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": LOCAL_PATH_NS}},
@@ -335,7 +348,7 @@ def up(paths: Paths, ip: str, node_name: str) -> None:
     labels = f"topology.kubernetes.io/region={REGION},topology.kubernetes.io/zone={ZONE}"
     start(paths, "kubelet", [
         str(b["kubelet"]), f"--config={kubelet_config(paths)}", f"--kubeconfig={paths.component_kubeconfig('kubelet')}",
-        f"--node-ip={ip}", f"--hostname-override={node_name}", f"--node-labels={labels}",
+        f"--node-ip={ip}", f"--hostname-override={node_name}", f"--node-labels={labels}", "--oom-score-adj=0",
     ])  # fmt: skip
     start(paths, "kube-proxy", [str(b["kube-proxy"]), f"--config={proxy_config(paths, node_name)}"])
     wait_for(
@@ -386,12 +399,25 @@ def clean_host(paths: Paths) -> None:
         run("umount", "-l", mount, check=False)
     run(str(b["kube-proxy"]), "--cleanup", check=False)  # kube-proxy's own removal of its KUBE-* rules
     run("ip", "link", "delete", "cni0", check=False)
-    _remove_cni_chains()
+    _remove_chains()
     CNI_CONF.unlink(missing_ok=True)
-    for directory in (KUBELET_ROOT, CONTAINERD_STATE, CNI_STATE / "networks" / "koyalite", LOCAL_PATH_DIR):
+    _remove_cgroups()
+    for directory in (KUBELET_ROOT, CONTAINERD_STATE, CNI_STATE / "networks" / "koyalite", LOCAL_PATH_DIR, *LOG_DIRS):
         shutil.rmtree(directory, ignore_errors=True)
     # CONTAINERD_ROOT keeps the imported images (a cache, like the built binaries): containers and snapshots of
     # containers are gone with their tasks; `ctr` content is re-checked on the next start
+
+
+def _remove_cgroups(name: str = "kubepods") -> None:
+    """The kubelet's cgroup tree in every v1 hierarchy (empty now that its processes are gone), deepest first."""
+    for hierarchy in Path("/sys/fs/cgroup").iterdir():
+        top = hierarchy / name
+        if top.is_dir():
+            for directory in sorted((d for d in top.rglob("*") if d.is_dir()), key=lambda d: len(d.parts), reverse=True):
+                with contextlib.suppress(OSError):
+                    directory.rmdir()
+            with contextlib.suppress(OSError):
+                top.rmdir()
 
 
 def _mounts_under(roots: tuple[Path, ...]) -> list[str]:
@@ -403,15 +429,17 @@ def _mounts_under(roots: tuple[Path, ...]) -> list[str]:
     return found
 
 
-def _remove_cni_chains() -> None:
-    """The chains the bridge (masquerade), portmap and firewall plugins made, and their jumps."""
-    for table in ("filter", "nat"):
-        rules = run("iptables", "-t", table, "-S", check=False).stdout.decode().splitlines()
-        for rule in rules:
-            if rule.startswith("-A ") and ("CNI-" in rule or "cni0" in rule):
-                run("iptables", "-t", table, *shlex.split(rule.replace("-A ", "-D ", 1)), check=False)
-        for rule in rules:
-            if rule.startswith("-N CNI-"):
-                chain = rule.split()[1]
-                run("iptables", "-t", table, "-F", chain, check=False)
-                run("iptables", "-t", table, "-X", chain, check=False)
+def _remove_chains(prefixes: tuple[str, ...] = ("CNI-", "KUBE-")) -> None:
+    """The chains the kubelet (KUBE-FIREWALL, canaries), kube-proxy and the CNI plugins (masquerade, portmap,
+    firewall) made, in every table and both address families, and the rules that jump to them."""
+    for binary in ("iptables", "ip6tables"):
+        for table in ("filter", "nat", "mangle"):
+            rules = run(binary, "-t", table, "-S", check=False).stdout.decode().splitlines()
+            for rule in rules:
+                if rule.startswith("-A ") and not rule.split()[1].startswith(prefixes) and any(f"-j {p}" in rule for p in prefixes):
+                    run(binary, "-t", table, *shlex.split(rule.replace("-A ", "-D ", 1)), check=False)
+            chains = [rule.split()[1] for rule in rules if rule.startswith("-N ") and rule.split()[1].startswith(prefixes)]
+            for chain in chains:
+                run(binary, "-t", table, "-F", chain, check=False)
+            for chain in chains:
+                run(binary, "-t", table, "-X", chain, check=False)
