@@ -120,7 +120,10 @@ def test_prod_services_prod_shape() -> None:
     assert "replicas" not in api["spec"]  # the HPA owns the count
     hpa = objs[("HorizontalPodAutoscaler", "acme-prod-api")]["spec"]
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 10)
-    assert objs[("PodDisruptionBudget", "acme-prod-api")]["spec"]["minAvailable"] == 1
+    assert objs[("PodDisruptionBudget", "acme-prod-api")]["spec"] == {
+        "maxUnavailable": 1,
+        "selector": {"matchLabels": {"app.kubernetes.io/instance": "acme-prod", "app.kubernetes.io/name": "api"}},
+    }
     container = api["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == "koyalite/api:1.4.0"
     assert container["resources"] == {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}

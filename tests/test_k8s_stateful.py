@@ -346,7 +346,7 @@ def test_litefs_statefulset_prod(plans: dict[str, Plan]) -> None:
         "mount": "/litefs",
         "tmp": "/tmp",
     }
-    assert objs[("PodDisruptionBudget", "acme-prod-litefs-iad")]["spec"]["minAvailable"] == 1
+    assert objs[("PodDisruptionBudget", "acme-prod-litefs-iad")]["spec"]["maxUnavailable"] == 1
     headless = objs[("Service", "acme-prod-litefs-iad-headless")]["spec"]
     assert [(port["name"], port["port"]) for port in headless["ports"]] == [("api", 20202), ("proxy", 8080)]
 
@@ -423,7 +423,7 @@ def test_seaweedfs_volume_servers_one_set_per_cell_prod(plans: dict[str, Plan]) 
     }
     assert sum(replicas for replicas, *_ in cells.values()) == 6
     by_key = _by_key(objs)
-    assert by_key[("PodDisruptionBudget", service)]["spec"]["minAvailable"] == 5
+    assert by_key[("PodDisruptionBudget", service)]["spec"]["maxUnavailable"] == 1
     volume = by_key[("StatefulSet", "acme-prod-seaweedfs-volume-iad-rack2")]
     assert _flag(volume, "ip") == "$(POD_NAME).acme-prod-seaweedfs-volume.acme-prod.svc"
     assert (_flag(volume, "dir"), _flag(volume, "port"), _flag(volume, "port.grpc")) == ("/data", "8080", "18080")
@@ -525,7 +525,7 @@ def test_weaviate_prod(plans: dict[str, Plan]) -> None:
     headless = objs[("Service", "acme-prod-weaviate-headless")]["spec"]
     assert (headless["clusterIP"], headless["publishNotReadyAddresses"]) == ("None", True)
     assert [port["port"] for port in headless["ports"]] == [7000, 7001, 8300, 8301]
-    assert objs[("PodDisruptionBudget", "acme-prod-weaviate")]["spec"]["minAvailable"] == 2
+    assert objs[("PodDisruptionBudget", "acme-prod-weaviate")]["spec"]["maxUnavailable"] == 1
 
 
 def test_weaviate_staging_bootstraps_one_voter_and_omits_empty_modules(plans: dict[str, Plan]) -> None:

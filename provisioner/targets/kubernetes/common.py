@@ -172,12 +172,16 @@ def service(
     return {"apiVersion": "v1", "kind": "Service", "metadata": metadata(ctx, name, part, component), "spec": spec}
 
 
-def pdb(ctx: Context, name: str, part: Part, match: dict[str, str], min_available: int | str, component: str | None = None) -> Obj:
+def pdb(ctx: Context, name: str, part: Part, match: dict[str, str], component: str | None = None, quorum: int | None = None) -> Obj:
+    """One pod at a time through voluntary disruptions (drains, rolling node upgrades); with `quorum`, never fewer
+    than that many. `maxUnavailable` rather than a `minAvailable` computed from the replica count: a count change
+    (one replica more, an HPA scaling out) then leaves the budget alone, and it stays one pod, not `min - 1`."""
+    budget: Obj = {"minAvailable": quorum} if quorum is not None else {"maxUnavailable": 1}
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
         "metadata": metadata(ctx, name, part, component),
-        "spec": {"minAvailable": min_available, "selector": {"matchLabels": match}},
+        "spec": {**budget, "selector": {"matchLabels": match}},
     }
 
 

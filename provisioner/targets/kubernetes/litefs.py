@@ -208,5 +208,5 @@ def translate(part: LiteFS, ctx: Context) -> list[Obj]:
         objs.append(service(ctx, headless_name(region), part, pods, [("api", part.api_port), ("proxy", part.proxy_port)], headless=True))
         objs.append(region_set(part, ctx, region, config_hash))
         if region.nodes > 1:
-            objs.append(pdb(ctx, region.name, part, pods, region.nodes - 1))
+            objs.append(pdb(ctx, region.name, part, pods))
     return objs

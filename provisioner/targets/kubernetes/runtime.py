@@ -24,7 +24,7 @@ from provisioner.targets.kubernetes.common import (
     spread,
     tmp_volume,
 )
-from provisioner.targets.kubernetes.services import hpa, min_available
+from provisioner.targets.kubernetes.services import hpa
 
 FUNCTIONS_DIR = "/functions"
 MANIFEST_FILE = "/etc/koyalite/functions/functions.json"
@@ -138,5 +138,5 @@ def translate(part: EdgeRuntime, ctx: Context) -> list[Obj]:
         objs.append(hpa(ctx, part, part.autoscale))
     replicas = part.autoscale.min if part.autoscale else part.replicas
     if replicas > 1:
-        objs.append(pdb(ctx, part.name, part, match, min_available(replicas)))
+        objs.append(pdb(ctx, part.name, part, match))
     return objs

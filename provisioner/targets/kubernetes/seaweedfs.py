@@ -173,7 +173,7 @@ def master(part: SeaweedFS, ctx: Context) -> list[Obj]:
         ),
     ]
     if part.masters > 1:
-        objs.append(pdb(ctx, name, part, match, part.masters // 2 + 1, component="master"))
+        objs.append(pdb(ctx, name, part, match, component="master", quorum=part.masters // 2 + 1))
     return objs
 
 
@@ -216,7 +216,7 @@ def volumes(part: SeaweedFS, ctx: Context) -> list[Obj]:
     objs += [volume_cell(part, ctx, region, rack, n) for region, rack, n in cells(part)]
     total = len(part.volume_servers)
     if total > 1:
-        objs.append(pdb(ctx, volume_service_name(part), part, match, total - 1, component="volume"))
+        objs.append(pdb(ctx, volume_service_name(part), part, match, component="volume"))
     return objs
 
 
@@ -253,7 +253,7 @@ def filer(part: SeaweedFS, ctx: Context) -> list[Obj]:
         service(ctx, name, part, match, ports, component="filer"),
     ]
     if part.filers > 1:
-        objs.append(pdb(ctx, name, part, match, part.filers - 1, component="filer"))
+        objs.append(pdb(ctx, name, part, match, component="filer"))
     return objs
 
 
@@ -292,7 +292,7 @@ def s3(part: SeaweedFS, ctx: Context) -> list[Obj]:
     }
     objs = [deployment, service(ctx, name, part, match, [("http", part.s3_port)], component="s3")]
     if replicas > 1:
-        objs.append(pdb(ctx, name, part, match, replicas - 1, component="s3"))
+        objs.append(pdb(ctx, name, part, match, component="s3"))
     return objs
 
 

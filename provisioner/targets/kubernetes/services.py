@@ -46,11 +46,6 @@ def hpa(ctx: Context, part: Part, scale: Autoscale) -> Obj:
     }
 
 
-def min_available(replicas: int) -> int:
-    """Keep all but one replica through voluntary disruptions (and the only one when there is one)."""
-    return max(1, replicas - 1)
-
-
 @REGISTRY.register(StatelessService)
 def translate(part: StatelessService, ctx: Context) -> list[Obj]:
     match = selector(ctx, part)
@@ -107,5 +102,5 @@ def translate(part: StatelessService, ctx: Context) -> list[Obj]:
         objs.append(hpa(ctx, part, part.autoscale))
     replicas = part.autoscale.min if part.autoscale else part.replicas
     if replicas > 1:
-        objs.append(pdb(ctx, part.name, part, match, min_available(replicas)))
+        objs.append(pdb(ctx, part.name, part, match))
     return objs

@@ -157,5 +157,5 @@ def translate(part: Weaviate, ctx: Context) -> list[Obj]:
         ),
     ]
     if part.replicas > 1:
-        objs.append(pdb(ctx, part.name, part, match, part.replicas - 1))
+        objs.append(pdb(ctx, part.name, part, match))
     return objs
