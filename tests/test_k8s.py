@@ -252,3 +252,22 @@ def test_file_names_follow_apply_order() -> None:
     names = list(render_k8s.files(_objects("prod")))
     assert names == sorted(names)
     assert names[0].startswith("00-namespace") and names[-1].startswith("70-ingress")
+
+
+def test_a_changed_function_changes_its_code_map_and_the_runtime_template_only(tmp_path: Path) -> None:
+    """The runtime's processes keep the code they started with: a code change must roll its pods, and nothing else."""
+    import shutil
+
+    shutil.copy(ROOT / "koyalite.yaml", tmp_path / "koyalite.yaml")
+    shutil.copytree(ROOT / "functions", tmp_path / "functions")
+    before = {(o["kind"], o["metadata"]["name"]): o for o in _objects("staging", tmp_path / "koyalite.yaml")}
+    hello = tmp_path / "functions" / "hello" / "index.ts"
+    hello.write_text(hello.read_text() + "// changed\n")
+    after = {(o["kind"], o["metadata"]["name"]): o for o in _objects("staging", tmp_path / "koyalite.yaml")}
+    assert sorted(key for key in before if before[key] != after[key]) == [
+        ("ConfigMap", "acme-staging-fn-hello"),
+        ("Deployment", "acme-staging-functions"),
+    ]
+    annotation = "koyalite.dev/code-hash"
+    old, new = (objs[("Deployment", "acme-staging-functions")]["spec"]["template"]["metadata"]["annotations"] for objs in (before, after))
+    assert old[annotation] != new[annotation] and len(new[annotation]) == 16

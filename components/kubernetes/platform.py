@@ -34,6 +34,10 @@ def provider(platform: Platform, plan: Plan, settings: Settings) -> k8s.Provider
         # Explicit, whatever PULUMI_K8S_ENABLE_SERVER_SIDE_APPLY says: client-side apply copies a Secret's values
         # into the last-applied-configuration annotation in plain text (pulumi/pulumi-kubernetes#965).
         enable_server_side_apply=True,
+        # A ConfigMap's data is updated in place. By default the provider replaces a changed ConfigMap, which, with the
+        # fixed names the translation gives, deletes it before creating it again: pods starting in between fail to
+        # mount it. The runtime's pods roll through their code-hash annotation instead.
+        enable_config_map_mutable=True,
         opts=pulumi.ResourceOptions(parent=platform),
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import posixpath
 import re
 
@@ -99,6 +101,16 @@ def translate(part: EdgeRuntime, ctx: Context) -> list[Obj]:
         **probes(part.probe),
     }
     template_labels = metadata(ctx, part.name, part)["labels"]
+    routes = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata(ctx, routes_name, part),
+        "data": {posixpath.basename(MANIFEST_FILE): json_file(functions_document(part))},
+    }
+    code = [code_map(ctx, part, fn) for fn in part.functions]
+    # A function's process keeps the code it started with, and a mounted ConfigMap changes under it only a minute
+    # later: a change to any function or route rolls the runtime's pods (and nothing else) through this annotation.
+    code_hash = hashlib.sha256(json.dumps([m["data"] for m in (*code, routes)], sort_keys=True).encode()).hexdigest()[:16]
     deployment: Obj = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -109,7 +121,7 @@ def translate(part: EdgeRuntime, ctx: Context) -> list[Obj]:
             "selector": {"matchLabels": match},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
             "template": {
-                "metadata": {"labels": template_labels},
+                "metadata": {"labels": template_labels, "annotations": {"koyalite.dev/code-hash": code_hash}},
                 "spec": {
                     "automountServiceAccountToken": False,
                     "securityContext": pod_security(),
@@ -122,14 +134,8 @@ def translate(part: EdgeRuntime, ctx: Context) -> list[Obj]:
     }
     if part.autoscale:
         deployment["spec"].pop("replicas")
-    routes = {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": metadata(ctx, routes_name, part),
-        "data": {posixpath.basename(MANIFEST_FILE): json_file(functions_document(part))},
-    }
     objs = [
-        *(code_map(ctx, part, fn) for fn in part.functions),
+        *code,
         routes,
         deployment,
         service(ctx, part.name, part, match, [("http", part.port)]),
