@@ -13,7 +13,7 @@ from provisioner.cli import main
 from provisioner.deploy import cluster
 from provisioner.deploy import engine as engine_module
 from provisioner.deploy.engine import DeployError, Engine, Progress, RefusedError, Summary
-from provisioner.deploy.guard import Step, violations
+from provisioner.deploy.guard import Step, Violation, violations
 from provisioner.deploy.settings import resolve
 from provisioner.errors import UsageError
 
@@ -278,3 +278,44 @@ def test_preflight_without_a_kubeconfig_says_where_it_looked(tmp_path: Path, mon
     with pytest.raises(DeployError) as caught:
         cluster.preflight(target)
     assert caught.value.message.startswith(f"cannot use the kubeconfig for environment staging ({tmp_path / 'missing'})")
+
+
+STATEFULSET = "urn:pulumi:staging::koyalite::koyalite:index:Platform$koyalite:kubernetes:LiteFS$kubernetes:apps/v1:StatefulSet::statefulset-acme-staging-litefs-fra"
+
+
+def _failing_preview(steps: list[Step]) -> Any:
+    """A preview that announces `steps` and then fails, as a real cluster's dry run of a replacement does."""
+
+    def preview(self: Engine, progress: Progress, **kwargs: Any) -> Summary:
+        progress.steps.extend(steps)
+        raise DeployError("the Pulumi engine failed for environment staging: 2 errored", "the lines above show the failing resource")
+
+    return preview
+
+
+def test_a_failed_preview_of_a_refused_replacement_is_the_guards_refusal(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    replace = Step("replace", STATEFULSET, "kubernetes:apps/v1:StatefulSet", ("spec",))
+    monkeypatch.setattr(Engine, "preview", _failing_preview([Step("same", "urn:x", "kubernetes:core/v1:Service"), replace]))
+    settings = resolve("staging", tmp_path / "koyalite.yaml", environ={"PULUMI_CONFIG_PASSPHRASE": "x"})
+    assert Engine(settings).guarded_steps(Progress(), allowed=()) == [Violation(replace)]
+    with pytest.raises(RefusedError) as refused:
+        Engine(settings).up(Progress())
+    assert f"--allow-replace {STATEFULSET}" in refused.value.hint
+
+
+def test_a_failed_preview_the_guard_has_nothing_against_stays_the_engines_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(Engine, "preview", _failing_preview([Step("update", "urn:y", "kubernetes:apps/v1:Deployment")]))
+    settings = resolve("staging", tmp_path / "koyalite.yaml", environ={"PULUMI_CONFIG_PASSPHRASE": "x"})
+    with pytest.raises(DeployError, match="2 errored"):
+        Engine(settings).guarded_steps(Progress(), allowed=())
+
+
+def test_the_guard_names_the_fields_a_replacement_changes_whatever_the_step_order() -> None:
+    steps = [
+        Step("delete-replaced", STATEFULSET, "kubernetes:apps/v1:StatefulSet"),
+        Step("replace", STATEFULSET, "kubernetes:apps/v1:StatefulSet", ("spec.volumeClaimTemplates[0].spec.resources.requests.storage",)),
+    ]
+    (found,) = violations(steps)
+    assert str(found) == (
+        f"replace {STATEFULSET}: spec.volumeClaimTemplates[0].spec.resources.requests.storage changed, which cannot be updated in place"
+    )

@@ -167,8 +167,20 @@ class Engine:
         return Summary(_changes(result.change_summary or {}))
 
     def guarded_steps(self, progress: Progress, allowed: Sequence[str]) -> list[Violation]:
-        """Preview and return what the data-loss guard refuses."""
-        self.preview(progress)
+        """Preview and return what the data-loss guard refuses.
+
+        On a real cluster the preview of a replacement under a fixed name can itself fail: the provider dry-runs the
+        replacement's create, which the API server takes as an update of the existing object and refuses (a
+        StatefulSet's claim templates are immutable). The steps announced before the failure still say what would
+        have been replaced; if the guard refuses one of them, that refusal is the answer, not the engine's error.
+        """
+        try:
+            self.preview(progress)
+        except DeployError:
+            found = violations(progress.steps, allowed)
+            if found:
+                return found
+            raise
         return violations(progress.steps, allowed)
 
     def up(self, progress: Progress, *, allow_replace: Sequence[str] = (), plan: Path | None = None, diff: bool = False) -> Summary:

@@ -56,6 +56,9 @@ def violations(steps: Iterable[Step], allowed: Sequence[str] = ()) -> list[Viola
     """Destructive steps on stateful resources, except the URNs the user allowed explicitly; one per URN."""
     found: dict[str, Violation] = {}
     for step in steps:
-        if step.type in STATEFUL_TYPES and step.op in DESTRUCTIVE and step.urn not in allowed and step.urn not in found:
-            found[step.urn] = Violation(step)
+        if step.type in STATEFUL_TYPES and step.op in DESTRUCTIVE and step.urn not in allowed:
+            known = found.get(step.urn)
+            # the steps of one replacement arrive in any order; the one that names the changed fields says why
+            if known is None or (step.replace_keys and not known.step.replace_keys):
+                found[step.urn] = Violation(step)
     return list(found.values())
