@@ -25,7 +25,7 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi_kubernetes import apps, batch, core, networking
 
 from components import ComponentError, Settings
-from components.kubernetes import KINDS, PARTS, Scope, Secrets, is_stateful, logical_name, options
+from components.kubernetes import KINDS, PARTS, Scope, Secrets, is_retained, is_stateful, logical_name, options
 from components.kubernetes.objects import arguments, kind_of
 from components.kubernetes.platform import check_objects
 from components.secrets import stack_secrets, variable
@@ -371,7 +371,9 @@ def test_stateful_options_are_built(env: str, plans: dict[str, Plan], bundles: d
         opts = options(obj, protect=protect)
         if is_stateful(obj):
             stateful.append((obj["kind"], obj["metadata"]["name"]))
-            assert (opts.protect, opts.retain_on_delete) == (protect, True), logical_name(obj)
+            retained = True if obj["kind"] in ("Namespace", "PersistentVolumeClaim") else None
+            assert (opts.protect, opts.retain_on_delete) == (protect, retained), logical_name(obj)
+            assert is_retained(obj) is (retained is True)
         else:
             assert (opts.protect, opts.retain_on_delete) == (None, None), logical_name(obj)
         assert opts.delete_before_replace is None and opts.ignore_changes is None
@@ -390,9 +392,12 @@ def test_stateful_options_reach_the_engine(
     env: str, runs: dict[str, Run], plans: dict[str, Plan], bundles: dict[str, list[Bundle]]
 ) -> None:
     stateful = {logical_name(obj) for _, obj in objects(bundles[env]) if is_stateful(obj)}
+    retained = {logical_name(obj) for _, obj in objects(bundles[env]) if is_retained(obj)}
+    assert retained == {f"namespace-acme-{env}"}
     for resource in runs[env].kubernetes():
         if resource.name in stateful:
-            assert (resource.protect, resource.retain_on_delete) == (plans[env].protect, True), resource.name
+            expected = True if resource.name in retained else None
+            assert (resource.protect, resource.retain_on_delete) == (plans[env].protect, expected), resource.name
         else:
             assert (resource.protect, resource.retain_on_delete) == (None, None), resource.name
         assert resource.delete_before_replace is None, resource.name
@@ -415,7 +420,7 @@ def test_claims_and_volumes_of_a_hand_built_bundle() -> None:
     assert seen == {
         "persistentvolumeclaim-data": (True, True),
         "statefulset-cache": (None, None),
-        "statefulset-db": (True, True),
+        "statefulset-db": (True, None),
     }
 
 

@@ -1,6 +1,6 @@
 """The Kubernetes target's components: typed resources per translated object, one component per plan part."""
 
-from components.kubernetes.objects import KINDS, Kind, is_stateful, logical_name, options
+from components.kubernetes.objects import KINDS, Kind, is_retained, is_stateful, logical_name, options
 from components.kubernetes.parts import (
     PARTS,
     Bundled,
@@ -37,6 +37,7 @@ __all__ = [
     "Weaviate",
     "Webhooks",
     "deploy",
+    "is_retained",
     "is_stateful",
     "logical_name",
     "options",

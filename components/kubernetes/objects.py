@@ -34,18 +34,23 @@ class Kind:
     resource: Callable[..., pulumi.CustomResource]
     """The typed pulumi_kubernetes class (typed inputs, secret-marking of Secret data, await logic)."""
     stateful: Callable[[Obj], bool] = _never
-    """Whether the object holds data: such objects are retained on delete always and protected when the plan says."""
+    """Whether the object holds or owns data: protected when the plan says (the guard refuses to replace it too)."""
+    retained: Callable[[Obj], bool] = _never
+    """Whether the object *is* the data and stays in the cluster when Pulumi deletes it (retain_on_delete)."""
     secret_outputs: tuple[str, ...] = ()
     """Output properties that are secret whatever their inputs are."""
 
 
 KINDS: dict[tuple[str, str], Kind] = {
-    ("v1", "Namespace"): Kind(core.v1.Namespace, stateful=_always),
+    # deleting a namespace deletes every claim in it: it stays, as the claims do
+    ("v1", "Namespace"): Kind(core.v1.Namespace, stateful=_always, retained=_always),
     ("v1", "ConfigMap"): Kind(core.v1.ConfigMap),
     ("v1", "Secret"): Kind(core.v1.Secret, secret_outputs=("data", "stringData")),
     ("v1", "Service"): Kind(core.v1.Service),
-    ("v1", "PersistentVolumeClaim"): Kind(core.v1.PersistentVolumeClaim, stateful=_always),
+    ("v1", "PersistentVolumeClaim"): Kind(core.v1.PersistentVolumeClaim, stateful=_always, retained=_always),
     ("apps/v1", "Deployment"): Kind(apps.v1.Deployment),
+    # a StatefulSet goes on `destroy` (its pods stop, as containers do on Docker); the claims it made stay, since
+    # its persistentVolumeClaimRetentionPolicy says Retain, and the next `up` binds them again
     ("apps/v1", "StatefulSet"): Kind(apps.v1.StatefulSet, stateful=_has_claims),
     ("batch/v1", "CronJob"): Kind(batch.v1.CronJob),
     ("autoscaling/v2", "HorizontalPodAutoscaler"): Kind(autoscaling.v2.HorizontalPodAutoscaler),
@@ -100,6 +105,11 @@ def is_stateful(obj: Obj) -> bool:
     return kind_of(obj).stateful(obj)
 
 
+def is_retained(obj: Obj) -> bool:
+    """Whether the object stays in the cluster when Pulumi deletes it (Namespace, PersistentVolumeClaim)."""
+    return kind_of(obj).retained(obj)
+
+
 def options(
     obj: Obj,
     *,
@@ -109,17 +119,17 @@ def options(
 ) -> pulumi.ResourceOptions:
     """The Pulumi options of one object: the data-keeping policy lives here and only here.
 
-    A stateful object is always `retain_on_delete` (a destroy or a replacement never deletes its data in the
-    cluster) and `protect`ed when the plan asks (the engine refuses to delete or replace it at all). Nothing
-    sets `delete_before_replace` or `ignore_changes`: a change the cluster cannot apply must fail loudly.
+    A stateful object is `protect`ed when the plan asks (the engine refuses to delete or replace it at all); the
+    data itself (claims, and the namespace that holds them) is always `retain_on_delete`, so a destroy never
+    deletes it in the cluster. Nothing sets `delete_before_replace` or `ignore_changes`: a change the cluster
+    cannot apply must fail loudly.
     """
     kind = kind_of(obj)
-    stateful = kind.stateful(obj)
     return pulumi.ResourceOptions(
         parent=parent,
         depends_on=list(depends_on) or None,
-        protect=protect if stateful else None,
-        retain_on_delete=True if stateful else None,
+        protect=protect if kind.stateful(obj) else None,
+        retain_on_delete=True if kind.retained(obj) else None,
         additional_secret_outputs=list(kind.secret_outputs) or None,
     )
 
