@@ -384,7 +384,7 @@ spec:
 
 
 def kwok_config(paths: Paths, ip: str) -> Path:
-    source = cluster_build.module_dir("sigs.k8s.io/kwok", cluster_build.KWOK, paths.root) / "kustomize" / "stage"
+    source = Path(cluster_build.module("sigs.k8s.io/kwok", cluster_build.KWOK, paths.root)["Dir"]) / "kustomize" / "stage"
     # kwok applies its option defaults only when no KwokConfiguration is given; zero parallelism makes it exit
     docs = [
         "apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions:\n"

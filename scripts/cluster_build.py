@@ -75,32 +75,21 @@ def go(args: list[str], cwd: Path, **env: str) -> None:
     subprocess.run(["go", *args], cwd=cwd, env=gobuild.go_env(GOTOOLCHAIN="local", GOWORK="off", **env), check=True)
 
 
-def module_gomod(module: str, version: str, cwd: Path) -> Path:
-    """The go.mod of module@version from the module cache (downloaded through the proxy if needed)."""
+def module(path: str, version: str, cwd: Path) -> dict[str, str]:
+    """`go mod download -json` of path@version: where its go.mod (GoMod) and its files (Dir) are in the module
+    cache, downloaded through the proxy if needed."""
     out = subprocess.run(
-        ["go", "mod", "download", "-json", f"{module}@{version}"],
+        ["go", "mod", "download", "-json", f"{path}@{version}"],
         cwd=cwd,
         env=gobuild.go_env(GOWORK="off"),
         capture_output=True,
         text=True,
         check=False,
     )
-    info = json.loads(out.stdout or "{}")
+    info: dict[str, str] = json.loads(out.stdout or "{}")
     if out.returncode != 0 or "GoMod" not in info:
-        raise gobuild.ToolBuildError(f"the Go module proxy does not serve {module}@{version}: {info.get('Error') or out.stderr.strip()}")
-    return Path(info["GoMod"])
-
-
-def module_dir(module: str, version: str, cwd: Path) -> Path:
-    out = subprocess.run(
-        ["go", "mod", "download", "-json", f"{module}@{version}"],
-        cwd=cwd,
-        env=gobuild.go_env(GOWORK="off"),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return Path(json.loads(out.stdout)["Dir"])
+        raise gobuild.ToolBuildError(f"the Go module proxy does not serve {path}@{version}: {info.get('Error') or out.stderr.strip()}")
+    return info
 
 
 def wrapper_gomod(version: str, gomod: Path) -> str:
@@ -139,7 +128,7 @@ def version_ldflags(version: str) -> str:
 def build_kubernetes(out: Path, version: str) -> None:
     work = out.parent / "module"
     work.mkdir()
-    gomod = module_gomod("k8s.io/kubernetes", version, work)
+    gomod = Path(module("k8s.io/kubernetes", version, work)["GoMod"])
     (work / "go.mod").write_text(wrapper_gomod(version, gomod))
     imports = "".join(f'\t_ "k8s.io/kubernetes/cmd/{c}"\n' for c in (*STATIC_COMMANDS, *CGO_COMMANDS))
     (work / "tools.go").write_text(f"//go:build tools\n\npackage tools\n\nimport (\n{imports})\n")
@@ -170,7 +159,7 @@ def go_install(module: str) -> Callable[[Path, str], None]:
 def build_pause(out: Path, version: str) -> None:
     if shutil.which("gcc") is None:
         raise gobuild.ToolBuildError("gcc is not installed: apt-get install gcc libc6-dev")
-    source = module_dir("k8s.io/kubernetes", KUBERNETES, out) / "build" / "pause" / "linux" / "pause.c"
+    source = Path(module("k8s.io/kubernetes", KUBERNETES, out)["Dir"]) / "build" / "pause" / "linux" / "pause.c"
     # Flags from build/pause/Makefile; a static binary, so the image needs nothing else.
     subprocess.run(
         ["gcc", "-Os", "-Wall", "-Werror", "-static", f"-DVERSION=v{version}-koyalite", "-o", str(out / "pause"), str(source)],

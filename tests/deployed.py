@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,7 +56,9 @@ class Project:
         return (self.dir / "state").as_uri()
 
     def command(self, *args: str) -> list[str]:
-        return [*KOYALITE, *args, str(self.manifest), "--backend", self.backend]
+        """`koyalite ARGS MANIFEST`, and the project's backend for the commands that run the engine."""
+        engine = args[0] not in ("render", "validate", "config", "plan", "diff")
+        return [*KOYALITE, *args, str(self.manifest), *(["--backend", self.backend] if engine else [])]
 
     def environ(self, **extra: str) -> dict[str, str]:
         return {**os.environ, "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE, "KOYALITE_DEBUG": "1", **self.env, **extra}
@@ -82,6 +86,27 @@ class Project:
         text = self.manifest.read_text()
         assert text.count(old) == 1, old
         self.manifest.write_text(text.replace(old, new))
+
+    def kill_up_and_unlock(self, environment: str) -> None:
+        """Kill `koyalite up` once it holds the stack's lock (the CLI and the engine under it, as a killed CI job);
+        the next `up` must be refused with the fix, and `unlock` then `up` must work."""
+        running = subprocess.Popen(
+            self.command("up", "--env", environment, "--yes"),
+            cwd=self.dir, env=self.environ(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        locks = self.dir / "state" / ".pulumi" / "locks"
+        deadline = time.monotonic() + 120
+        while not any(locks.rglob("*.json")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        os.killpg(running.pid, signal.SIGKILL)
+        running.wait()
+        assert any(locks.rglob("*.json")), "the update never took its lock"
+        refused = self.koyalite("up", "--env", environment, "--yes")
+        assert refused.returncode == 4, refused.stderr[-3000:]
+        assert f"environment {environment} is locked by another update" in refused.stderr
+        assert f"run `koyalite unlock --env {environment}`" in refused.stderr
+        self.ok("unlock", "--env", environment)
+        self.ok("up", "--env", environment, "--yes")
 
     def set_secrets(self, environment: str, values: dict[str, str]) -> None:
         for key, value in sorted(values.items()):

@@ -18,9 +18,7 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -138,23 +136,7 @@ def test_a_changed_function_replaces_only_the_edge_runtime(project: Project) -> 
 
 def test_a_killed_up_leaves_a_lock_that_is_reported_with_the_fix(project: Project) -> None:
     project.edit("      auth: {replicas: 2}", "      auth: {replicas: 1}")
-    cmd = project.command("up", "--env", "dev", "--yes")
-    running = subprocess.Popen(
-        cmd, cwd=project.dir, env=project.environ(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
-    locks = project.dir / "state" / ".pulumi" / "locks"
-    deadline = time.monotonic() + 120
-    while not any(locks.rglob("*.json")) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    os.killpg(running.pid, signal.SIGKILL)  # the CLI and the engine under it, as a killed CI job
-    running.wait()
-    assert any(locks.rglob("*.json")), "the update never took its lock"
-    refused = project.koyalite("up", "--env", "dev", "--yes")
-    assert refused.returncode == 4, refused.stderr
-    assert "environment dev is locked by another update" in refused.stderr
-    assert "run `koyalite unlock --env dev`" in refused.stderr
-    project.ok("unlock", "--env", "dev")
-    project.ok("up", "--env", "dev", "--yes")
+    project.kill_up_and_unlock("dev")
     assert f"{PREFIX}-auth-2" not in _ours("container")
 
 
