@@ -266,7 +266,11 @@ def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
 def _live(cluster: kube.Cluster, namespace: str) -> dict[tuple[str, str], dict[str, Any]]:
     """Every object of ours in the namespace (and the namespace), keyed by kind and name."""
     found = cluster.items(LIVE_KINDS, "-n", namespace, "-l", "app.kubernetes.io/managed-by=koyalite")
-    return {(o["kind"], o["metadata"]["name"]): _comparable(o) for o in found}
+    live = {(o["kind"], o["metadata"]["name"]): _comparable(o) for o in found}
+    for hpa in (o for o in found if o["kind"] == "HorizontalPodAutoscaler"):
+        target = hpa["spec"]["scaleTargetRef"]
+        live[(target["kind"], target["name"])]["spec"].pop("replicas", None)  # the HPA's, whenever it last scaled
+    return live
 
 
 def _gone(cluster: kube.Cluster, namespace: str) -> None:
