@@ -31,6 +31,7 @@ NODE_ENVIRONMENT = f"""
     target: kubernetes
     kubernetes: {{namespace: {NS}}}
     project: {{regions: [fra]}}
+    limits: {{max_db_size: 1Gi}}
     services:
       api: {{replicas: 2, autoscale: null, resources: {SMALL}}}
       auth: {{replicas: 1, resources: {SMALL}}}

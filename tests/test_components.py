@@ -359,6 +359,19 @@ def test_the_namespace_comes_first(env: str, runs: dict[str, Run], plans: dict[s
             assert namespace.urn in resource.dependencies, resource.name
 
 
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_workloads_wait_for_the_configuration_they_mount(env: str, runs: dict[str, Run]) -> None:
+    """A pod cannot start before its ConfigMaps and Secret exist: the engine must create those first."""
+    run = runs[env]
+    by_name = {r.name: r for r in run.kubernetes()}
+    config, secret = by_name[f"configmap-acme-{env}-config"], by_name[f"secret-acme-{env}-secrets"]
+    webhooks, routes = by_name[f"configmap-acme-{env}-webhooks"], by_name[f"configmap-acme-{env}-functions-routes"]
+    api, functions = by_name[f"deployment-acme-{env}-api"], by_name[f"deployment-acme-{env}-functions"]
+    assert {config.urn, secret.urn, webhooks.urn} <= set(api.dependencies)
+    assert {config.urn, secret.urn, routes.urn} <= set(functions.dependencies)
+    assert config.urn not in secret.dependencies and config.urn not in webhooks.dependencies
+
+
 # -- data survives: protect and retain_on_delete -----------------------------------------------------------------
 
 

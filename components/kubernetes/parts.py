@@ -15,6 +15,14 @@ from components.kubernetes.objects import Obj, create, logical_name, name_of, op
 R = TypeVar("R", bound=pulumi.CustomResource)
 
 
+CONFIGURATION = frozenset({"ConfigMap", "Secret"})
+"""Kinds that pods mount or read: created before the workloads of the same bundle and of every later one."""
+
+
+def is_configuration(obj: Obj) -> bool:
+    return obj.get("kind") in CONFIGURATION
+
+
 @dataclass(frozen=True, slots=True)
 class Scope:
     """What every part component reads besides its objects."""
@@ -22,7 +30,7 @@ class Scope:
     protect: bool
     """Protect stateful objects (the plan's `protect`, set for prod)."""
     after: tuple[pulumi.Resource, ...] = ()
-    """What every object waits for: the Namespace it lives in."""
+    """What every object waits for: the Namespace it lives in, and (for workloads) the configuration bundles."""
     secrets: Mapping[str, pulumi.Output[str]] | None = None
     """Values for the environment's Secret; None leaves them out (render mode writes values to disk in plain text)."""
 
@@ -42,10 +50,13 @@ class Bundled(pulumi.ComponentResource):
     def __init__(self, name: str, objects: Sequence[Obj], scope: Scope, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(self.TYPE, name, None, opts)
         self.objects = tuple(objects)
-        self.resources = {}
-        for obj in objects:
-            child = options(obj, protect=scope.protect, parent=self, depends_on=scope.after)
-            self.resources[logical_name(obj)] = create(obj, child, **self.extra(obj, scope))
+        created: dict[str, pulumi.CustomResource] = {}
+        # configuration first: a workload whose ConfigMap or Secret does not exist yet cannot start its pods
+        for obj in sorted(objects, key=lambda o: not is_configuration(o)):
+            after = scope.after if is_configuration(obj) else (*scope.after, *created.values())
+            child = options(obj, protect=scope.protect, parent=self, depends_on=after)
+            created[logical_name(obj)] = create(obj, child, **self.extra(obj, scope))
+        self.resources = {logical_name(obj): created[logical_name(obj)] for obj in objects}
         self.expose()
         self.register_outputs({"objects": list(self.resources)})
 

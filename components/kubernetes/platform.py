@@ -11,7 +11,7 @@ import pulumi_kubernetes as k8s
 
 from components.errors import ComponentError
 from components.kubernetes.objects import arguments, logical_name
-from components.kubernetes.parts import PARTS, Bundled, Namespace, Network, Scope
+from components.kubernetes.parts import PARTS, Bundled, Namespace, Network, Scope, is_configuration
 from components.platform import Deployed, Platform, register
 from components.secrets import stack_secrets
 from components.stack import Settings
@@ -81,8 +81,18 @@ def deploy(platform: Platform, plan: Plan, settings: Settings) -> Deployed:
     namespace = Namespace(head.name, head.objects, Scope(plan.protect), opts)
     scope = Scope(plan.protect, after=(namespace.namespace,), secrets=secrets)
     parts: dict[str, Bundled] = {head.name: namespace}
-    for bundle in rest:
+    # bundles of configuration only (the environment's ConfigMap and Secret, the webhooks' file) come first, and
+    # every other bundle waits for them: the engine works through resources with bounded parallelism, and a
+    # Deployment created before the ConfigMap it mounts waits minutes for the kubelet's retry (found on the node tier)
+    configuration = [b for b in rest if all(is_configuration(o) for o in b.objects)]
+    for bundle in configuration:
         parts[bundle.name] = PARTS[bundle.kind](bundle.name, bundle.objects, scope, opts)
+    made = tuple(r for b in configuration for r in parts[b.name].resources.values())
+    workloads = Scope(plan.protect, after=(namespace.namespace, *made), secrets=secrets)
+    for bundle in rest:
+        if bundle not in configuration:
+            parts[bundle.name] = PARTS[bundle.kind](bundle.name, bundle.objects, workloads, opts)
+    parts = {b.name: parts[b.name] for b in bundles}  # plan order, whatever the order of creation
     return Deployed(parts, exports(plan, namespace, parts.values(), settings))
 
 

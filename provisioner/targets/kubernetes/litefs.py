@@ -48,17 +48,17 @@ POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 """Set by the StatefulSet controller on every pod: the only label that tells pod 0 from its siblings."""
 
 CHECKOV_SKIPS: tuple[tuple[str, str], ...] = (
-    ("CKV_K8S_20", "FUSE needs CAP_SYS_ADMIN, which Kubernetes treats as privilege escalation; allowPrivilegeEscalation stays true"),
+    ("CKV_K8S_16", "FUSE needs mount(2) and the /dev/fuse device, which only a privileged container may open on a real node"),
+    ("CKV_K8S_20", "a privileged container cannot forbid privilege escalation"),
     ("CKV_K8S_23", "litefs mounts a FUSE file system and runs as root (upstream: `litefs mount` as root)"),
-    ("CKV_K8S_25", "the one added capability is SYS_ADMIN, required by mount(2) for the FUSE file system"),
-    ("CKV_K8S_39", "CAP_SYS_ADMIN is required by mount(2) for the FUSE file system at the mount directory"),
+    ("CKV_K8S_28", "privileged: every capability, NET_RAW included, is the host's"),
+    ("CKV_K8S_37", "privileged: capabilities cannot be dropped"),
     ("CKV_K8S_40", "runs as UID 0 (root) for the FUSE mount, so it cannot run as a high UID"),
 )
 """Checkov checks the LiteFS StatefulSets fail by design, with the reason; every other workload passes them.
 
-Still enforced here: not privileged (CKV_K8S_16), read-only root file system (CKV_K8S_22), every other
-capability dropped (CKV_K8S_28, CKV_K8S_37), RuntimeDefault seccomp (CKV_K8S_31). Checkov has no generic
-hostPath check (CKV_K8S_27 covers only the Docker socket), so the /dev/fuse hostPath needs no skip.
+Still enforced here: read-only root file system (CKV_K8S_22), RuntimeDefault seccomp on the pod (CKV_K8S_31), no
+host path volume.
 """
 
 
@@ -117,26 +117,23 @@ def container(part: LiteFS, ctx: Context, region: LiteFSRegion) -> Obj:
         "env": env(part, ctx, region),
         "envFrom": config_from(ctx),
         "resources": resources(part.resources),
-        # The one place the restricted profile is relaxed: mounting a FUSE file system needs mount(2), hence
-        # CAP_SYS_ADMIN, root and the /dev/fuse device; the default AppArmor profile denies mount, so the
-        # container runs unconfined by AppArmor. Everything else stays locked: no privileged mode, all other
-        # capabilities dropped, read-only root file system, RuntimeDefault seccomp (which allows mount(2) only
-        # because SYS_ADMIN is granted). The checks this fails are listed in CHECKOV_SKIPS.
+        # The one place the restricted profile is relaxed: mounting a FUSE file system needs mount(2) and the
+        # /dev/fuse device. CAP_SYS_ADMIN with /dev/fuse mounted from the host is not enough on a real node: the
+        # container runtime's device cgroup lets a container open only the devices Kubernetes hands it (a device
+        # plugin's), so `fusermount3` gets EPERM (found on the node tier). A privileged container sees the host's
+        # devices, as LiteFS's own Kubernetes examples run it. Still: read-only root file system, no service account
+        # token, its own namespace whose Pod Security enforce level is `privileged` only because of this.
         "securityContext": {
             "allowPrivilegeEscalation": True,
-            "appArmorProfile": {"type": "Unconfined"},
-            "capabilities": {"add": ["SYS_ADMIN"], "drop": ["ALL"]},
-            "privileged": False,
+            "privileged": True,
             "readOnlyRootFilesystem": True,
             "runAsNonRoot": False,
             "runAsUser": 0,
             "runAsGroup": 0,
-            "seccompProfile": {"type": "RuntimeDefault"},
         },
         "volumeMounts": [
             {"name": part.volume.name, "mountPath": part.data_dir},
             {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
-            {"name": "fuse-device", "mountPath": "/dev/fuse"},
             {"name": "mount", "mountPath": part.mount_dir},
             {"name": "tmp", "mountPath": "/tmp"},
         ],
@@ -155,7 +152,6 @@ def region_set(part: LiteFS, ctx: Context, region: LiteFSRegion, config_hash: st
         "containers": [container(part, ctx, region)],
         "volumes": [
             {"name": "config", "configMap": {"name": config_name(part)}},
-            {"name": "fuse-device", "hostPath": {"path": "/dev/fuse", "type": "CharDevice"}},
             # the FUSE mount point must exist on a read-only root file system
             {"name": "mount", "emptyDir": {"sizeLimit": "16Mi"}},
             tmp,

@@ -98,6 +98,9 @@ def container(part: Weaviate, ctx: Context) -> Obj:
         "name": "weaviate",
         "image": str(part.image),
         "imagePullPolicy": "IfNotPresent",
+        # `command` names the binary: `args` alone would replace an image's CMD (`weaviate --host ...` in ours) and
+        # leave its entrypoint without a program to run (found on the node tier; upstream's image has the same PATH)
+        "command": ["weaviate"],
         "args": ["--host", "0.0.0.0", "--port", str(part.http_port), "--scheme", "http", "--read-timeout=60s", "--write-timeout=60s"],
         "ports": [
             {"name": "http", "containerPort": part.http_port, "protocol": "TCP"},
