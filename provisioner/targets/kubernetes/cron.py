@@ -17,6 +17,9 @@ def translate(part: CronTask, ctx: Context) -> list[Obj]:
         "name": "call",
         "image": str(part.image),
         "imagePullPolicy": "IfNotPresent",
+        # `command` names the program: `args` alone would replace the image's CMD and leave its entrypoint nothing
+        # to run (found on the node tier, where every job failed with `exec: illegal option --`)
+        "command": ["koyalite-cron"],
         "args": ["--method", "POST", "--url", part.url, "--timeout", f"{part.deadline_s}s"],
         "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}},
         "securityContext": container_security(),
