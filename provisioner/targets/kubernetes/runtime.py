@@ -15,6 +15,7 @@ from provisioner.targets.kubernetes.common import (
     Obj,
     config_from,
     container_security,
+    drain,
     metadata,
     pdb,
     pod_security,
@@ -99,6 +100,7 @@ def translate(part: EdgeRuntime, ctx: Context) -> list[Obj]:
         "securityContext": container_security(),
         "volumeMounts": mounts,
         **probes(part.probe),
+        **drain(),
     }
     template_labels = metadata(ctx, part.name, part)["labels"]
     routes = {

@@ -9,6 +9,7 @@ from provisioner.targets.kubernetes.common import (
     Obj,
     config_from,
     container_security,
+    drain,
     metadata,
     pdb,
     plain_env,
@@ -72,6 +73,7 @@ def translate(part: StatelessService, ctx: Context) -> list[Obj]:
         "securityContext": container_security(),
         "volumeMounts": mounts,
         **probes(part.probe),
+        **drain(),
     }
     deployment: Obj = {
         "apiVersion": "apps/v1",
