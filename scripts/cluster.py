@@ -21,6 +21,7 @@ Python 3.11 standard library only; root is needed for the node tier.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import os
@@ -142,7 +143,6 @@ def certificate(pki: Path, name: str, subject: str, extensions: str) -> None:
 
 def kubeconfig(path: Path, pki: Path, client: str, server: str) -> None:
     """A kubeconfig with embedded certificates (JSON is valid YAML), context `koyalite-local`."""
-    import base64
 
     def b64(file: Path) -> str:
         return base64.b64encode(file.read_bytes()).decode()

@@ -110,8 +110,9 @@ def preview(
     save_plan: Annotated[Path | None, typer.Option("--save-plan", help="Save the plan for `up --plan` (refused if stale).")] = None,
 ) -> int:
     """Show what `up` would change in one environment, without changing anything."""
-    engine, _ = _engine(env, file, backend)
-    _check_cluster(engine, _planned(env, file))
+    planned = _planned(env, file)
+    engine, _ = _engine(env, file, backend, check=False)
+    _check_cluster(engine, planned)
     summary = engine.preview(_progress(), diff=diff, expect_no_changes=expect_no_changes, save_plan=save_plan)
     _done("preview", env, summary)
     return 0
@@ -161,11 +162,13 @@ def destroy(
     ] = False,
 ) -> int:
     """Remove an environment's containers, services and networks. Data volumes are always kept."""
-    engine, protected = _engine(env, file, backend)
+    planned = _planned(env, file)
+    engine, _ = _engine(env, file, backend, check=False)
+    protected = planned.protect
     if not yes and not (sys.stdin.isatty() and typer.confirm(f"destroy environment {env}? (data volumes are kept)")):
         raise UsageError(f"not confirmed: nothing destroyed in {env}", "pass --yes to destroy without asking")
     if not protected or allow_protected:
-        _check_cluster(engine, _planned(env, file), create=False)
+        _check_cluster(engine, planned, create=False)
     summary = engine.destroy(_progress(), protected=protected, allow_protected=allow_protected)
     _done("destroy", env, summary)
     return 0
