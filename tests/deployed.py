@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -98,7 +99,11 @@ class Project:
         deadline = time.monotonic() + 120
         while not any(locks.rglob("*.json")) and time.monotonic() < deadline:
             time.sleep(0.2)
+        engine = _descendants(running.pid)  # the engine puts its plugins in process groups of their own
         os.killpg(running.pid, signal.SIGKILL)
+        for pid in engine:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         running.wait()
         assert any(locks.rglob("*.json")), "the update never took its lock"
         refused = self.koyalite("up", "--env", environment, "--yes")
@@ -113,6 +118,21 @@ class Project:
             result = self.koyalite("secrets", "set", key, "--env", environment, stdin=value)
             assert result.returncode == 0, result.stderr
             self.secrets[key] = value
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid` (read from /proc), so a test kills what it started and nothing else."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def changes(out: str, environment: str) -> str:
