@@ -85,6 +85,12 @@ async function until<T>(stepName: string, attempt: () => Promise<T | string>, wa
   }
 }
 
+/** The headers that tell who answered (LiteFS's proxy, the gateway, or something else on that address). */
+function headersOf(a: Answer): string {
+  return ["server", "content-type", "content-length", "fly-replay"]
+    .filter((h) => a.headers.has(h)).map((h) => `${h}: ${a.headers.get(h)}`).join(", ") || "no identifying headers";
+}
+
 function short(text: string): string {
   return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }
@@ -119,7 +125,7 @@ async function sqlRead(stepName: string, base: string, sql: string, params: unkn
   const url = `${base}/sql?q=${encodeURIComponent(sql)}&params=${encodeURIComponent(JSON.stringify(params))}`;
   return await until(stepName, async () => {
     const a = await http(url, txid ? { headers: { cookie: `__txid=${txid}` } } : {});
-    if (a.status !== 200) return `GET ${base}/sql answered ${a.status}: ${short(a.text)}`;
+    if (a.status !== 200) return `GET ${base}/sql answered ${a.status} (${headersOf(a)}): ${short(a.text)}`;
     const body = a.json as SqlAnswer;
     if (!body || !Array.isArray(body.rows)) return `GET ${base}/sql: no "rows" in ${short(a.text)}`;
     return accept(body) ?? body;
