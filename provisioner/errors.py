@@ -95,3 +95,13 @@ class UsageError(KoyaliteError):
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)
         self.hint = hint
+
+
+class OutputError(KoyaliteError):
+    """An output (a rendered folder, a schema, the docs) cannot be written; nothing was half-written."""
+
+    exit_code = 73  # sysexits' EX_CANTCREAT, next to 64 (EX_USAGE)
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint

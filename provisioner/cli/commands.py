@@ -88,15 +88,10 @@ def schema(
     if output is None:
         sys.stdout.write(text)
     else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(output, text)
+        from provisioner.render.files import write_file
+
+        write_file(output, text)
     return 0
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 @app.command()
@@ -131,10 +126,10 @@ def init(
             f"{', '.join(existing)} already exist{'s' if len(existing) == 1 else ''} in {directory}",
             "pass --force to overwrite, or choose another folder",
         )
+    from provisioner.render.files import write_file
+
     for rel, text in files.items():
-        target = directory / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(target, text)
+        write_file(directory / rel, text)
     sys.stderr.write(f"created project `{project}` in {directory}; next: koyalite validate {directory / 'koyalite.yaml'}\n")
     return 0
 

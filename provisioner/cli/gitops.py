@@ -251,10 +251,9 @@ def docs(
         for name in stale:
             sys.stderr.write(f"{output / name} is out of date; run `koyalite docs -o {output}`\n")
         return EXIT_DIFFERENT if stale else EXIT_SAME
-    output.mkdir(parents=True, exist_ok=True)
+    from provisioner.render.files import write_file
+
     for name, text in files.items():
-        tmp = output / f".{name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(output / name)
+        write_file(output / name, text)
     sys.stderr.write(f"wrote {', '.join(str(output / name) for name in files)}\n")
     return 0
