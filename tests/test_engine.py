@@ -5,7 +5,8 @@ Docker daemon (scripts/host.sh) and the local images (images/build.py); set KOYA
 required: a missing piece fails instead of skipping.
 
 One module-scoped deployment of a copy of the reference manifest (its state in a temporary file backend), then, in
-order: the probe passes; a second preview has no changes; one replica more creates one container and nothing else;
+order: the probe passes; a second preview has no changes; an up held to a saved plan stops where the daemon
+changed since; one replica more creates one container and nothing else;
 a changed function replaces only the edge runtime; a killed `up` leaves a lock that is reported with its fix; dropping
 a LiteFS replica is refused before its volume goes;
 `destroy` removes containers and the network and keeps every volume; a new `up` finds the probe's data again.
@@ -115,6 +116,29 @@ def test_up_deploys_dev_and_the_probe_passes(project: Project) -> None:
 def test_a_second_preview_has_no_changes(project: Project) -> None:
     out = project.ok("preview", "--env", "dev", "--expect-no-changes")
     assert changes(out, "dev").startswith("no changes")
+
+
+def test_up_applies_only_the_approved_plan(project: Project) -> None:
+    """The guard and the update share one plan: an image rebuilt on the daemon after the preview that saved the plan
+    makes `up --plan` stop at that image, naming it, before any container is touched."""
+    plan = project.dir / "plan.json"
+    project.ok("preview", "--env", "dev", "--save-plan", str(plan))
+    containers = _docker("ps", "-aq", "--no-trunc", "--filter", "label=koyalite.dev/environment=dev").stdout.split()
+    _docker("tag", "koyalite/email:1.4.0", "koyalite/email:before-drift")
+    try:
+        build = ["build", "-q", "-t", "koyalite/email:1.4.0", "--label", "koyalite.test=drift", "-"]
+        subprocess.run(["docker", *build], input="FROM koyalite/email:before-drift\n", text=True, capture_output=True, check=True)
+        refused = project.koyalite("up", "--env", "dev", "--yes", "--plan", str(plan))
+        assert refused.returncode == 3, refused.stdout[-2000:] + refused.stderr[-3000:]
+        said = "error: environment dev changed after the data-loss guard approved its update: urn:pulumi:dev::koyalite::"
+        assert said in refused.stderr, refused.stderr[-3000:]
+        assert "dynamic/docker:Image::image-koyalite/email:1.4.0 would now differ from the approved plan (update is not allowed" in refused.stderr
+        assert "run `koyalite up --env dev` again" in refused.stderr
+        assert _docker("ps", "-aq", "--no-trunc", "--filter", "label=koyalite.dev/environment=dev").stdout.split() == containers
+    finally:
+        _docker("tag", "koyalite/email:before-drift", "koyalite/email:1.4.0")
+        _docker("rmi", "koyalite/email:before-drift", check=False)
+    assert changes(project.ok("preview", "--env", "dev"), "dev").startswith("no changes")
 
 
 def test_one_more_replica_creates_one_container(project: Project) -> None:

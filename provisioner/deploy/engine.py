@@ -7,6 +7,7 @@ import json
 import os
 import re
 import socket
+import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,23 @@ class RefusedError(KoyaliteError):
         self.violations = list(violations)
 
 
+class PlanDriftError(RefusedError):
+    """`up` stopped at a resource whose live update differs from the plan the guard approved."""
+
+    def __init__(self, environment: str, urn: str, why: str) -> None:
+        super().__init__(
+            f"environment {environment} changed after the data-loss guard approved its update: {urn} would now "
+            f"differ from the approved plan ({why.strip()}); the engine stopped before changing it",
+            f"run `koyalite up --env {environment}` again: it guards and applies a fresh plan "
+            "(what was applied before the stop was in the approved plan)",
+        )
+        self.urn = urn
+
+
+_PLAN_VIOLATION = re.compile(r"resource (?P<urn>urn:pulumi:\S+) violates plan: (?P<why>[^\n]*)")
+"""The engine's refusal of a step outside the update plan (pkg/resource/deploy/step_generator.go)."""
+
+
 @dataclass
 class Progress:
     """What the CLI shows while the engine runs: a callback per step and per engine message."""
@@ -51,6 +69,8 @@ class Progress:
     on_failed: Callable[[str], None] = lambda name: None
     on_message: Callable[[str, str], None] = lambda severity, text: None
     steps: list[Step] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    """The engine's error diagnostics as (URN, message); the URN is "" for the stack's own."""
 
     def __call__(self, event: events.EngineEvent) -> None:
         if event.resource_pre_event is not None:
@@ -62,7 +82,21 @@ class Progress:
         elif event.res_op_failed_event is not None:
             self.on_failed(event.res_op_failed_event.metadata.urn.rsplit("::", 1)[-1])
         elif event.diagnostic_event is not None and event.diagnostic_event.severity in ("error", "warning"):
-            self.on_message(event.diagnostic_event.severity, event.diagnostic_event.message.strip())
+            diagnostic = event.diagnostic_event
+            if diagnostic.severity == "error":
+                self.errors.append((diagnostic.urn or "", diagnostic.message.strip()))
+            self.on_message(diagnostic.severity, diagnostic.message.strip())
+
+    def plan_violation(self, failure: str) -> tuple[str, str] | None:
+        """(URN, reason) of the step the engine refused because the update plan does not allow it, if it did.
+
+        The engine says so in two ways (pkg/resource/deploy/step_generator.go): `<op> is not allowed by the plan:
+        <why>` on the resource, or `resource <urn> violates plan: <why>` in the failure's text."""
+        for urn, message in self.errors:
+            if "is not allowed by the plan" in message:
+                return urn, message
+        found = _PLAN_VIOLATION.search(failure)
+        return (found.group("urn"), found.group("why")) if found else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +200,11 @@ class Engine:
             )
         return Summary(_changes(result.change_summary or {}))
 
-    def guarded_steps(self, progress: Progress, allowed: Sequence[str]) -> list[Violation]:
-        """Preview and return what the data-loss guard refuses.
+    def guarded_steps(self, progress: Progress, allowed: Sequence[str], save_plan: Path | None = None) -> list[Violation]:
+        """Preview (saving its update plan to `save_plan`) and return what the data-loss guard refuses.
+
+        With `save_plan`, the guard reads the steps from the saved plan, the one `up` is then held to; the preview's
+        own events only add the names of the fields that force each replacement.
 
         On a real cluster the preview of a replacement under a fixed name can itself fail: the provider dry-runs the
         replacement's create, which the API server takes as an update of the existing object and refuses (a
@@ -175,27 +212,45 @@ class Engine:
         have been replaced; if the guard refuses one of them, that refusal is the answer, not the engine's error.
         """
         try:
-            self.preview(progress)
+            self.preview(progress, save_plan=save_plan)
         except DeployError:
             found = violations(progress.steps, allowed)
             if found:
                 return found
             raise
-        return violations(progress.steps, allowed)
+        steps = plan_steps(save_plan, progress.steps) if save_plan else progress.steps
+        return violations(steps, allowed)
 
     def up(self, progress: Progress, *, allow_replace: Sequence[str] = (), plan: Path | None = None, diff: bool = False) -> Summary:
-        checked = Progress()
-        found = self.guarded_steps(checked, allow_replace)
-        if found:
-            raise RefusedError(
-                f"the update would delete or replace {len(found)} stateful resource(s) of environment {self.settings.environment}",
-                "data is never lost by an ordinary change: revert the change, or if the data may go, rerun with "
-                + " ".join(f"--allow-replace {v.step.urn}" for v in found),
-                found,
-            )
-        stack = self.stack()
-        with mapped(self.settings):
-            result = stack.up(on_event=progress, diff=diff, plan=str(plan) if plan else None, color="never", show_secrets=False)
+        """Guard one update plan and apply exactly that plan.
+
+        Without `plan`, the guard's preview saves one (in a private temporary folder, secrets encrypted as in the
+        state); with `plan` (from `preview --save-plan`), the guard reads that file and runs no preview. Either way
+        the engine is held to the plan: a resource whose live update would differ from it (the daemon, the cluster
+        or the state changed since) stops the update before that resource is touched (PlanDriftError).
+        """
+        with tempfile.TemporaryDirectory(prefix="koyalite-plan-") as private:
+            if plan is None:
+                plan = Path(private) / "plan.json"
+                found = self.guarded_steps(Progress(), allow_replace, save_plan=plan)
+            else:
+                found = violations(plan_steps(plan), allow_replace)
+            if found:
+                raise RefusedError(
+                    f"the update would delete or replace {len(found)} stateful resource(s) of environment {self.settings.environment}",
+                    "data is never lost by an ordinary change: revert the change, or if the data may go, rerun with "
+                    + " ".join(f"--allow-replace {v.step.urn}" for v in found),
+                    found,
+                )
+            stack = self.stack()
+            try:
+                with mapped(self.settings):
+                    result = stack.up(on_event=progress, diff=diff, plan=str(plan), color="never", show_secrets=False)
+            except DeployError as exc:
+                drift = progress.plan_violation(str(exc.__cause__ or ""))
+                if drift is None:
+                    raise
+                raise PlanDriftError(self.settings.environment, *drift) from exc
         return Summary(_changes(result.summary.resource_changes or {}))
 
     def destroy(self, progress: Progress, *, protected: bool, allow_protected: bool) -> Summary:
@@ -259,6 +314,25 @@ class Engine:
         for path in found:
             path.unlink()
         return found
+
+
+def plan_steps(plan: Path, events: Sequence[Step] = ()) -> list[Step]:
+    """The steps a saved update plan allows (Pulumi's DeploymentPlanV1: `resourcePlans[urn].steps`).
+
+    A resource's type comes from its goal, or from its URN when the plan deletes it (no goal); the fields that force
+    a replacement come from the preview `events` that produced the plan, which the plan file does not keep."""
+    try:
+        document = json.loads(plan.read_text())
+    except (OSError, ValueError) as exc:
+        raise DeployError(f"cannot read the update plan {plan}: {exc}", "save one with `koyalite preview --save-plan FILE`") from exc
+    keys = {step.urn: step.replace_keys for step in events if step.replace_keys}
+    diffs = {step.urn: step.diffs for step in events if step.diffs}
+    found: list[Step] = []
+    for urn, resource in (document.get("resourcePlans") or {}).items():
+        type_ = (resource.get("goal") or {}).get("type") or urn.split("::")[-2].rsplit("$", 1)[-1]
+        for op in resource.get("steps") or ():
+            found.append(Step(op, urn, type_, keys.get(urn, ()), diffs.get(urn, ())))
+    return found
 
 
 def _changes(found: Mapping[Any, int]) -> dict[str, int]:
