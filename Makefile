@@ -13,7 +13,8 @@ CHECKOV_VERSION ?= 3.3.30
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	@# setuptools warns on every editable install that a folder named like a package may shadow it: true, and not news here
+	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 $(CHECKOV_STAMP):
