@@ -58,9 +58,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     images_build().build()  # cached by inputs: seconds when the images are there
     for leftover in _ours("container"):  # an earlier run's compose stack or killed deploy
         _docker("rm", "-f", leftover, check=False)
-    # `secrets set` writes the encrypted values into stacks/Pulumi.dev.yaml, as Pulumi does: put it back afterwards
+    # `secrets set` writes the encrypted values into stacks/Pulumi.dev.yaml, as Pulumi does: git-ignored local state,
+    # put back as it was afterwards (a developer's own dev secrets)
     stack_config = ROOT / "stacks" / "Pulumi.dev.yaml"
-    committed = stack_config.read_text()
+    before = stack_config.read_text() if stack_config.exists() else None
     project = Project.copy(tmp_path_factory.mktemp("engine"))
     try:
         # the probe needs these two values; the rest are generated
@@ -68,10 +69,15 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
         rest = sorted(secret_keys("dev") - set(project.secrets))
         assert f"generated {len(rest)} secret(s) for dev: {', '.join(rest)}" in project.ok("secrets", "generate", "--env", "dev")
         assert "generated 0 secret(s) for dev; every one has a value" in project.ok("secrets", "generate", "--env", "dev")
+        status = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, check=True)
+        assert "stacks/" not in status.stdout, f"dev's secrets changed a tracked file:\n{status.stdout}"
         yield project
     finally:
         project.koyalite("destroy", "--env", "dev", "--yes")
-        stack_config.write_text(committed)
+        if before is None:
+            stack_config.unlink(missing_ok=True)
+        else:
+            stack_config.write_text(before)
 
 
 def _probe(project: Project, *args: str) -> str:

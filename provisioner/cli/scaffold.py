@@ -64,6 +64,8 @@ export default {
 
 GITIGNORE = """\
 .koyalite/
+# dev's generated secrets, encrypted with this machine's passphrase (.koyalite/dev.passphrase): local state
+stacks/Pulumi.dev.yaml
 """
 
 
