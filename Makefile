@@ -8,7 +8,7 @@ CHECKOV_VENV ?= .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 CHECKOV_VERSION ?= 3.3.30
 
-.PHONY: bench-deploy run up test lint typecheck unit schema bench clean host images e2e toolchain cluster cluster-build cluster-down
+.PHONY: bench-deploy run up test lint typecheck unit schema bench clean host images e2e toolchain compose cluster cluster-build cluster-down
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ up: $(STAMP) host images toolchain
 toolchain: $(STAMP)
 	$(BIN)/python scripts/toolchain.py
 
+## compose: Docker Compose v2+ (the `docker compose` plugin) from Go source (cached); prints its DOCKER_CONFIG
+compose:
+	$(PYTHON) scripts/compose.py
+
 ## cluster-build: the local cluster's binaries (Kubernetes, etcd, kwok, CoreDNS, pause) from Go source (cached)
 cluster-build:
 	$(PYTHON) scripts/cluster_build.py
@@ -65,7 +69,7 @@ typecheck: $(STAMP)
 unit: $(STAMP) $(CHECKOV_STAMP)
 	KOYALITE_CHECKOV=$(CHECKOV_VENV)/bin/checkov $(BIN)/pytest
 
-## host: Debian's docker.io, docker-compose and busybox-static, and a running dockerd (root; idempotent)
+## host: Debian's docker.io and busybox-static, and a running dockerd (root; idempotent)
 host:
 	bash scripts/host.sh
 
@@ -74,7 +78,7 @@ images: $(STAMP) host
 	$(BIN)/python images/build.py
 
 ## e2e: the rendered dev stack on the local Docker daemon: probe, restart, probe again, down, volumes kept
-e2e: $(STAMP) host
+e2e: $(STAMP) host compose
 	KOYALITE_E2E=1 $(BIN)/pytest tests/test_images.py
 
 ## schema: regenerate schema/koyalite.schema.json from the models

@@ -5,10 +5,11 @@
 #   .venv/bin/koyalite render --env dev -o /tmp/koyalite-dev
 #   bash images/e2e.sh /tmp/koyalite-dev
 #
-# Fills secrets/ with random values (keys from secrets/README; existing files are kept), `docker-compose up -d`,
-# waits until every container is healthy, runs koyalite/probe on the project network with the URLs the provisioner
-# gave the API service, restarts the stack, runs the probe with --check-persisted, `docker-compose down` (never -v)
-# and checks that every named volume is still there. Exit status: 0 when all of that passed.
+# Fills secrets/ with random values (keys from secrets/README; existing files are kept), `docker compose up -d
+# --wait` (Compose v2+ as the CLI plugin: scripts/compose.py builds it and prints the DOCKER_CONFIG that finds it),
+# runs koyalite/probe on the project network with the URLs the provisioner gave the API service, restarts the
+# stack, runs the probe with --check-persisted, `docker compose down` (never -v) and checks that every named volume
+# is still there. Exit status: 0 when all of that passed.
 #
 # Options (environment):
 #   E2E_PRIMARY_URL=auto   write through the LiteFS node whose LITEFS_CANDIDATE=true instead of
@@ -30,42 +31,30 @@ for key in $(sed -n 's/^  \([A-Za-z0-9_.-]*\)$/\1/p' secrets/README); do
     head -c 32 /dev/urandom | base64 | tr -d '/+=\n' > "secrets/$key"
     echo "generated secrets/$key"
   fi
-  # docker-compose (not swarm) bind-mounts secret files as they are: containers running as 10001 must read them.
+  # Compose (not swarm) bind-mounts secret files as they are: containers running as 10001 must read them.
   chmod 0644 "secrets/$key"
 done
 
-wait_healthy() {
-  local deadline=$((SECONDS + timeout_s)) pending
-  while :; do
-    pending=""
-    for id in $(docker-compose ps -q); do
-      read -r name status health < <(docker inspect -f '{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$id")
-      if [ "$status" != running ] || { [ "$health" != healthy ] && [ "$health" != none ]; }; then
-        pending="$pending ${name#/}($status/$health)"
-      fi
-    done
-    [ -z "$pending" ] && { echo "all healthy after ${SECONDS}s"; return 0; }
-    if [ $SECONDS -ge $deadline ]; then
-      echo "e2e: not healthy after ${timeout_s}s:$pending" >&2
-      docker-compose ps >&2
-      for c in $pending; do docker logs --tail 30 "${c%%(*}" >&2 || true; done
-      return 1
-    fi
-    sleep 5
-  done
+up() {
+  if ! docker compose up -d --wait --wait-timeout "$timeout_s"; then
+    echo "e2e: not healthy after ${timeout_s}s" >&2
+    docker compose ps -a >&2
+    for id in $(docker compose ps -aq); do docker logs --tail 30 "$id" >&2 || true; done
+    return 1
+  fi
+  echo "all healthy after ${SECONDS}s"
 }
 
-say "docker-compose up -d"
-docker-compose up -d
-wait_healthy
-docker-compose ps
+say "docker compose up -d --wait"
+up
+docker compose ps
 
 # The URLs the provisioner wired into the API service are what the probe checks.
 api_env=$(docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$project-api-1")
 url() { printf '%s\n' "$api_env" | sed -n "s/^$1=//p"; }
 primary=$(url KOYALITE_DATABASE_PRIMARY_URL)
 replica=""
-for id in $(docker-compose ps -q); do
+for id in $(docker compose ps -q); do
   envs=$(docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$id")
   name=$(docker inspect -f '{{.Name}}' "$id"); name=${name#/}
   if printf '%s\n' "$envs" | grep -qx 'LITEFS_CANDIDATE=false' && [ -z "$replica" ]; then replica="http://$name:8080"; fi
@@ -95,9 +84,8 @@ token=$(printf '%s\n' "$out" | tail -1 | sed -n 's/.*"token":"\([^"]*\)".*/\1/p'
 [ -n "$token" ] || { echo "e2e: no token in the probe's output" >&2; exit 1; }
 
 say "restart"
-docker-compose stop
-docker-compose up -d
-wait_healthy
+docker compose stop
+up
 
 say "probe --check-persisted --token $token"
 probe --check-persisted --token "$token"
@@ -107,13 +95,13 @@ if [ "${E2E_KEEP:-}" = 1 ]; then
   exit 0
 fi
 
-say "docker-compose down (no -v)"
+say "docker compose down (no -v)"
 expected=$(sed -n '/^volumes:/,$p' compose.yaml | sed -n 's/^    name: //p' | sort)
-docker-compose down
+docker compose down
 present=$(docker volume ls -q | sort)
 missing=$(comm -23 <(printf '%s\n' "$expected") <(printf '%s\n' "$present"))
 if [ -n "$missing" ]; then
-  echo "e2e: volumes lost by docker-compose down: $missing" >&2
+  echo "e2e: volumes lost by docker compose down: $missing" >&2
   exit 1
 fi
 echo "volumes kept: $(printf '%s\n' "$expected" | tr '\n' ' ')"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Make this (Debian) host ready for the Docker tiers: Debian's docker.io, docker-compose and busybox-static
-# installed, and a running dockerd; and for the local cluster's node tier (scripts/cluster_node.py): Debian's
+# Make this (Debian) host ready for the Docker tiers: Debian's docker.io and busybox-static installed, and a running
+# dockerd (Compose v2+ is built from Go source by scripts/compose.py: Debian's docker-compose is v1, end-of-life); and for the local cluster's node tier (scripts/cluster_node.py): Debian's
 # containerd, runc and CNI plugins (installed, not started: the cluster starts a containerd of its own), and gcc with
 # glibc's static library for the pause binary. Idempotent: a second run only checks (well under a second).
 #
@@ -11,7 +11,6 @@ set -euo pipefail
 
 need=()
 command -v dockerd >/dev/null || need+=(docker.io)
-command -v docker-compose >/dev/null || need+=(docker-compose)
 [ -x /usr/bin/busybox ] && ! ldd /usr/bin/busybox >/dev/null 2>&1 || need+=(busybox-static)
 command -v containerd >/dev/null || need+=(containerd)
 command -v runc >/dev/null || need+=(runc)
@@ -40,4 +39,4 @@ if ! docker info >/dev/null 2>&1; then
   done
   docker info >/dev/null 2>&1 || { echo "host.sh: dockerd did not come up in 60s; last lines of $log:" >&2; tail -20 "$log" >&2; exit 1; }
 fi
-echo "host.sh: docker $(docker version -f '{{.Server.Version}}') ready; $(docker-compose version --short) ready"
+echo "host.sh: docker $(docker version -f '{{.Server.Version}}') ready"

@@ -39,8 +39,8 @@ def in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
 
 
-def _helm_script() -> Any:
-    spec = importlib.util.spec_from_file_location("koyalite_helm_script", REPO / "scripts" / "helm.py")
+def _script(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(f"koyalite_{name}_script", REPO / "scripts" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -50,10 +50,24 @@ def _helm_script() -> Any:
 @pytest.fixture(scope="session")
 def helm_bin() -> Iterator[Path]:
     """helm built from the Go module proxy by scripts/helm.py (once per machine); required in CI."""
-    script = _helm_script()
+    script = _script("helm")
     try:
         yield script.ensure()
     except script.HelmBuildError as exc:
         if os.environ.get("CI"):
             pytest.fail(f"helm is required in CI (scripts/helm.py builds it from the Go module proxy): {exc}")
         pytest.skip(f"helm cannot be built here: {str(exc).splitlines()[0]}")
+
+
+@pytest.fixture(scope="session")
+def compose_env() -> dict[str, str]:
+    """os.environ with DOCKER_CONFIG pointing at Compose v2+ built by scripts/compose.py (once per machine), so
+    `docker compose` is what users run and the user's ~/.docker is untouched; required in CI."""
+    script = _script("compose")
+    try:
+        binary = script.ensure()
+    except script.ToolBuildError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"Compose is required in CI (scripts/compose.py builds it from the Go module proxy): {exc}")
+        pytest.skip(f"Compose cannot be built here: {str(exc).splitlines()[0]}")
+    return {**os.environ, "DOCKER_CONFIG": str(script.plugin_config(binary))}

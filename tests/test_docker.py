@@ -1,4 +1,4 @@
-"""The Docker target: compose render (golden, accepted by docker-compose), volumes, secrets, start order, warnings."""
+"""The Docker target: compose render (golden, accepted by `docker compose`), volumes, secrets, start order, warnings."""
 
 from __future__ import annotations
 
@@ -179,15 +179,17 @@ def test_compose_render_has_no_secret_values(tmp_path: Path, monkeypatch: pytest
     assert sorted(p.name for p in (tmp_path / "dev" / "secrets").iterdir()) == ["README"]
 
 
-def test_docker_compose_config_accepts_the_render(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    if shutil.which("docker-compose") is None:
+def test_docker_compose_config_accepts_the_render(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compose_env: dict[str, str]) -> None:
+    if shutil.which("docker") is None:
         if os.environ.get("CI"):
-            pytest.fail("docker-compose is required in CI: .ci/run installs Debian's package")
-        pytest.skip("Debian's docker-compose is not installed")
+            pytest.fail("the docker CLI is required in CI: scripts/host.sh installs Debian's docker.io")
+        pytest.skip("no docker CLI")
     monkeypatch.chdir(ROOT)
     out = tmp_path / "dev"
     assert main(["render", "--env", "dev", "-o", str(out)]) == 0
     for key in next(o["keys"] for o in docker.objects(_plan()) if o["kind"] == "SecretSet"):
         (out / "secrets" / key).write_text("test-value\n", encoding="utf-8")
-    result = subprocess.run(["docker-compose", "config", "-q"], cwd=out, capture_output=True, text=True)
+    result = subprocess.run(["docker", "compose", "config", "-q"], cwd=out, env=compose_env, capture_output=True, text=True)
     assert (result.returncode, result.stderr) == (0, "")
+    names = subprocess.run(["docker", "compose", "config", "--services"], cwd=out, env=compose_env, capture_output=True, text=True)
+    assert len(names.stdout.split()) == 16 and "acme-dev-api-1" in names.stdout.split(), names.stdout + names.stderr

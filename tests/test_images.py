@@ -5,7 +5,7 @@ Tiers:
   by the host's sh, and — when Deno can be had (PyPI's deno wheel, cached in ~/.cache/koyalite/images/) — the cron parser;
 - Docker daemon reachable: the Deno-based images are built (cached by input hash) and run together on a private
   network: edge runtime serving the repo's functions, koyalite-db, the Weaviate stand-in script, and the probe;
-- KOYALITE_E2E=1: every image (Go builds: long the first time) and the rendered dev stack under docker-compose,
+- KOYALITE_E2E=1: every image (Go builds: long the first time) and the rendered dev stack under `docker compose` (v2+),
   probed, restarted, probed again with --check-persisted, taken down, volumes still there.
 """
 
@@ -296,11 +296,11 @@ def test_probe_passes_against_runtime_gateway_and_weaviate_stand_in(deno_images:
 
 @needs_docker
 @needs_e2e
-def test_dev_stack_end_to_end(tmp_path: Path) -> None:
+def test_dev_stack_end_to_end(tmp_path: Path, compose_env: dict[str, str]) -> None:
     """Every image, the rendered dev compose file, the probe, a restart, --check-persisted, down without -v."""
     build.build()
     out = tmp_path / "dev"
     subprocess.run([str(ROOT / ".venv" / "bin" / "koyalite"), "render", "--env", "dev", "-o", str(out)], cwd=ROOT, check=True)
     script = IMAGES / "e2e.sh"
-    result = subprocess.run(["bash", str(script), str(out)], capture_output=True, text=True, timeout=1800)
+    result = subprocess.run(["bash", str(script), str(out)], env=compose_env, capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]

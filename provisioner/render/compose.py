@@ -71,9 +71,12 @@ def _service(c: dict[str, Any]) -> dict[str, Any]:
 
 
 def compose(objects: list[dict[str, Any]], project: str) -> dict[str, Any]:
-    """The compose document (Compose Specification; `docker-compose config` of Debian's package accepts it)."""
-    # No top-level `name`: Debian's docker-compose 1.29 refuses it; the project name is in .env instead.
-    doc: dict[str, Any] = {"services": {}, "networks": {}, "volumes": {}, "secrets": {}}
+    """The compose document (Compose Specification, as `docker compose` v2 and later read it).
+
+    One service per container, named as `koyalite up` names the container, so both tools manage the same
+    containers; start order through `depends_on: {condition: service_healthy}`, so `docker compose up --wait`
+    returns when every container is healthy."""
+    doc: dict[str, Any] = {"name": project, "services": {}, "networks": {}, "volumes": {}, "secrets": {}}
     for obj in objects:
         kind = obj["kind"]
         if kind == "Container":
@@ -98,7 +101,7 @@ def files(objects: list[dict[str, Any]], project: str) -> dict[str, str]:
     keys: list[str] = next((o["keys"] for o in objects if o["kind"] == "SecretSet"), [])
     if keys:
         out[f"{SECRETS_DIR}/README"] = (
-            "Put each secret's value in a file of its name here before `docker-compose up`:\n"
+            "Put each secret's value in a file of its name here before `docker compose up`:\n"
             + "".join(f"  {k}\n" for k in keys)
             + "koyalite never writes secret values into a render.\n"
         )
