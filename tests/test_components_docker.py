@@ -11,7 +11,9 @@ from pulumi.runtime import rpc
 from components.docker.objects import volume_options
 from tests.test_components import CANARY, Run, build_plan, canary, leaks, pulumi_runtime, run_stack, secret_keys
 
-NETWORK, VOLUME, CONTAINER, IMAGE = (f"pulumi-python:dynamic/docker:{kind}" for kind in ("Network", "Volume", "Container", "Image"))
+NETWORK, VOLUME, CONTAINER, IMAGE, HEALTH = (
+    f"pulumi-python:dynamic/docker:{kind}" for kind in ("Network", "Volume", "Container", "Image", "Health")
+)
 
 _ = pulumi_runtime  # the fixture that resets Pulumi's process-wide mocks after this module
 
@@ -47,7 +49,18 @@ def test_volumes_are_retained_everywhere_and_protected_only_when_asked(dev: Run)
 
 def test_containers_wait_for_health_and_mount_volumes_by_name(dev: Run) -> None:
     containers = {r.name: r for r in dev.registrations if r.type == CONTAINER}
-    assert {r.inputs["wait"] for r in containers.values()} == {True}
+    awaited = {n.removeprefix("container-") for n, r in containers.items() if r.inputs["wait"]}
+    # what other containers depend on waits in its own create; the rest are awaited together by one Health
+    assert awaited == {
+        f"acme-dev-{n}"
+        for n in ("litefs-fra-0", "weaviate-0", "seaweedfs-master-0", "seaweedfs-volume-0", "seaweedfs-filer-0", "seaweedfs-s3")
+    }
+    (health,) = [r for r in dev.registrations if r.type == HEALTH]
+    assert health.name == "health-acme-dev" and health.inputs["timeout_s"] == 180
+    # its inputs are the containers' ids (unknown under mocks): it depends on exactly the containers not awaited
+    urns = {r.urn: r.name.removeprefix("container-") for r in containers.values()}
+    assert sorted(urns[u] for u in health.dependencies if u in urns) == sorted(set(urns.values()) - awaited)
+    assert len(set(urns.values()) - awaited) == 10
     litefs = containers["container-acme-dev-litefs-fra-0"].inputs
     assert litefs["volumes"] == [{"volume": "acme-dev-litefs-fra-0", "target": "/var/lib/litefs"}]
     assert (litefs["devices"], litefs["cap_add"], litefs["aliases"]) == (

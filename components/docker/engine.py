@@ -198,7 +198,7 @@ class ContainerProvider(_Provider):
                 container.put_archive("/", archive(props["uploads"]))
             container.start()
             if props.get("wait"):
-                wait_healthy(container, float(props.get("wait_timeout", 180)))
+                wait_healthy([container], float(props.get("wait_timeout", 180)))
         except BaseException:
             container.remove(force=True, v=False)
             raise
@@ -302,20 +302,58 @@ def archive(uploads: Sequence[Mapping[str, Any]]) -> bytes:
     return buffer.getvalue()
 
 
-def wait_healthy(container: DockerContainer, timeout_s: float) -> None:
-    """Until the health check passes (or, without one, the container runs); the logs' tail when it does not."""
+def wait_healthy(containers: Sequence[DockerContainer], timeout_s: float) -> None:
+    """Until every container's health check passes (or, without one, it runs), polled together; the first one that
+    exits or is not healthy in time fails the wait with the tail of its log."""
     deadline = time.monotonic() + timeout_s
-    while True:
-        container.reload()
-        state = container.attrs["State"]
-        health = (state.get("Health") or {}).get("Status")
-        if state["Status"] == "running" and health in (None, "healthy"):
-            return
-        if state["Status"] in ("exited", "dead") or time.monotonic() > deadline:
-            tail = container.logs(tail=20).decode(errors="replace").strip()
-            why = f"exited with {state.get('ExitCode')}" if state["Status"] in ("exited", "dead") else f"not healthy after {timeout_s:.0f}s"
-            raise EngineError(f"container {container.name} {why}; last log lines:\n{tail}")
-        time.sleep(1)
+    pending = list(containers)
+    while pending:
+        for container in list(pending):
+            container.reload()
+            state = container.attrs["State"]
+            health = (state.get("Health") or {}).get("Status")
+            if state["Status"] == "running" and health in (None, "healthy"):
+                pending.remove(container)
+            elif state["Status"] in ("exited", "dead") or time.monotonic() > deadline:
+                tail = container.logs(tail=20).decode(errors="replace").strip()
+                why = (
+                    f"exited with {state.get('ExitCode')}"
+                    if state["Status"] in ("exited", "dead")
+                    else f"not healthy after {timeout_s:.0f}s"
+                )
+                raise EngineError(f"container {container.name} {why}; last log lines:\n{tail}")
+        if pending:
+            time.sleep(0.5)
+
+
+class HealthProvider(_Provider):
+    """Waits, in one call, until the containers it names are healthy: those no other container waits for.
+
+    The dynamic provider serves four calls at a time (the Python SDK's thread pool), so a wait inside each
+    container's create would hold a call per container and start them four by four. Only the containers that others
+    depend on wait in their own create (start order by health); the rest start at once and are awaited here."""
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        self._wait(props)
+        return CreateResult(f"health-{len(props['containers'])}", dict(props))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        return DiffResult(changes=olds.get("containers") != news.get("containers"))
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        self._wait(news)
+        return UpdateResult(dict(news))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        return ReadResult(id_, props)
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        return None  # it owns nothing
+
+    @staticmethod
+    def _wait(props: Mapping[str, Any]) -> None:
+        engine = client(props["host"])
+        wait_healthy([engine.containers.get(cid) for cid in props["containers"].values()], float(props["timeout_s"]))
 
 
 class Network(Resource, module="docker", name="Network"):
@@ -344,6 +382,13 @@ class Image(Resource, module="docker", name="Image"):
 
     def __init__(self, name: str, props: Mapping[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(ImageProvider(), name, {**props, "image_id": None}, opts)
+
+
+class Health(Resource, module="docker", name="Health"):
+    """The containers no other container waits for, healthy: an update returns when the whole environment is."""
+
+    def __init__(self, name: str, props: Mapping[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(HealthProvider(), name, dict(props), opts)
 
 
 class Container(Resource, module="docker", name="Container"):

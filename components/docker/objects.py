@@ -33,10 +33,16 @@ def volume_props(obj: Obj, host: str) -> dict[str, Any]:
 
 
 def container_props(
-    obj: Obj, image: pulumi.Input[str], network: pulumi.Input[str], secrets: Mapping[str, pulumi.Output[str]] | None, host: str
+    obj: Obj,
+    image: pulumi.Input[str],
+    network: pulumi.Input[str],
+    secrets: Mapping[str, pulumi.Output[str]] | None,
+    host: str,
+    awaited: bool = True,
 ) -> dict[str, Any]:
     """Inputs of one engine Container. Files and secrets are copied in before the container starts; secret
-    contents stay Pulumi secrets (encrypted in state, never in `docker inspect`)."""
+    contents stay Pulumi secrets (encrypted in state, never in `docker inspect`). `awaited`: another container
+    depends on this one, so its create returns once it is healthy (the rest are awaited together: engine.Health)."""
     uploads: list[Any] = [
         {"file": f["path"], "content": f["content"], "owner": "0", "group": "0", "permissions": "0644"} for f in obj["files"]
     ]
@@ -82,7 +88,7 @@ def container_props(
         "cpu_shares": obj.get("cpu_shares"),
         "healthcheck": health,
         # wait for the health check before dependants are created: start order by health, as compose's service_healthy
-        "wait": health is not None,
+        "wait": health is not None and awaited,
         "wait_timeout": 180,
     }
 

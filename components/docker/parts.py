@@ -26,6 +26,8 @@ class Scope:
     """Image references by name, shared by every container of the environment."""
     containers: dict[str, engine.Container] = field(default_factory=dict)
     """Containers created so far, by name: the dependencies of later ones (start order by health)."""
+    awaited: frozenset[str] = frozenset()
+    """Containers that others depend on: their create returns once they are healthy."""
 
 
 class Bundled(pulumi.ComponentResource):
@@ -64,7 +66,7 @@ class Bundled(pulumi.ComponentResource):
         needs += [self.volumes[v["volume"]] for v in obj["volumes"] if v["volume"] in self.volumes]
         return engine.Container(
             logical_name(obj),
-            container_props(obj, image.image_id, scope.network, scope.secrets, scope.host),
+            container_props(obj, image.image_id, scope.network, scope.secrets, scope.host, obj["name"] in scope.awaited),
             pulumi.ResourceOptions(parent=self, depends_on=needs or None),
         )
 

@@ -36,7 +36,8 @@ class Network(pulumi.ComponentResource):
 
 @register("docker")
 def deploy(platform: Platform, plan: Plan, settings: Settings) -> Deployed:
-    """Network first, then the parts in plan order; containers wait for the health of what they depend on."""
+    """Network first, then the parts in dependency order; a container others depend on is healthy before they are
+    created, and one Health resource waits for the rest together."""
     assert plan.docker is not None
     bundles = translate(plan)
     unknown = sorted({b.kind for b in bundles} - set(PARTS) - CARRIED)
@@ -49,7 +50,9 @@ def deploy(platform: Platform, plan: Plan, settings: Settings) -> Deployed:
     opts = pulumi.ResourceOptions(parent=platform)
     network_obj = next(o for o in objects if o["kind"] == "Network")
     network = Network(network_obj["name"], network_obj, host, opts)
-    scope = Scope(plan.protect, host, network.network.name, secrets)
+    containers = [o for o in objects if o["kind"] == "Container"]
+    awaited = frozenset(d for o in containers for d in o["depends_on"])
+    scope = Scope(plan.protect, host, network.network.name, secrets, awaited=awaited)
     parts: dict[str, pulumi.ComponentResource] = {network_obj["name"]: network}
     # Parts start in dependency order (the database before the services that call it), whatever the plan order.
     owner = {o["name"]: b.name for b in bundles for o in b.objects if o["kind"] == "Container"}
@@ -58,6 +61,11 @@ def deploy(platform: Platform, plan: Plan, settings: Settings) -> Deployed:
     for name in start_order(list(by_name), needs):
         bundle = by_name[name]
         parts[bundle.name] = PARTS[bundle.kind](bundle.name, bundle.objects, scope, opts)
+    # The rest are awaited together, so they start at once: `up` returns when every container is healthy.
+    rest = sorted(o["name"] for o in containers if o["healthcheck"] and o["name"] not in awaited)
+    if rest:
+        health = {"host": host, "containers": {n: scope.containers[n].container_id for n in rest}, "timeout_s": 180}
+        engine.Health(f"health-{network_obj['name']}", health, opts)
     return Deployed(parts, exports(plan))
 
 
