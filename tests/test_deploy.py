@@ -111,9 +111,10 @@ def calls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Calls:
         return method
 
     monkeypatch.setattr(Engine, "preview", fake("preview", Summary({"create": 3, "same": 2})))
-    monkeypatch.setattr(Engine, "up", fake("up", Summary({"update": 1, "same": 40})))
+    outputs = {"apiUrl": "http://127.0.0.1:8000", "studioUrl": "http://127.0.0.1:3000"}
+    monkeypatch.setattr(Engine, "up", fake("up", Summary({"update": 1, "same": 40}, outputs)))
     monkeypatch.setattr(Engine, "destroy", fake("destroy", Summary({"delete": 20})))
-    monkeypatch.setattr(Engine, "outputs", fake("outputs", {"apiUrl": "http://127.0.0.1:8000", "studioUrl": "http://127.0.0.1:3000"}))
+    monkeypatch.setattr(Engine, "outputs", fake("outputs", outputs))
     monkeypatch.setattr(Engine, "set_secret", fake("set_secret"))
     monkeypatch.setattr(
         Engine, "cluster_config", lambda self, create=True: {"kubeContext": "kind-acme"} if self.settings.environment == "prod" else {}

@@ -85,14 +85,9 @@ def engine(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     def up(self: Engine, *args: Any, **kwargs: Any) -> Summary:
         calls.append("up")
-        return Summary({"update": 1, "same": 40})
-
-    def outputs(self: Engine) -> dict[str, Any]:
-        calls.append("outputs")
-        return {"apiUrl": "http://127.0.0.1:8000", "studioUrl": "http://127.0.0.1:3000"}
+        return Summary({"update": 1, "same": 40}, {"apiUrl": "http://127.0.0.1:8000", "studioUrl": "http://127.0.0.1:3000"})
 
     monkeypatch.setattr(Engine, "up", up)
-    monkeypatch.setattr(Engine, "outputs", outputs)
     return calls
 
 
@@ -255,7 +250,7 @@ def test_example_after_deploy_sees_the_outputs(
 ) -> None:
     install_example(site, monkeypatch)
     code, out, err = run(capsys, "up", "--env", "dev", "--yes")
-    assert (code, engine) == (0, ["up", "outputs"])
+    assert (code, engine) == (0, ["up"])  # the outputs come with the update's result
     assert out == "apiUrl: http://127.0.0.1:8000\nstudioUrl: http://127.0.0.1:3000\n"
     assert err.splitlines()[-1] == (
         "koyalite-example-hook: deployed acme/dev for team payments (apiUrl=http://127.0.0.1:8000, studioUrl=http://127.0.0.1:3000)"

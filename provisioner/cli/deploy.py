@@ -144,7 +144,7 @@ def up(
     hooks.before_deploy(planned, env)
     summary = engine.up(_progress(), allow_replace=allow_replace or [], plan=plan, diff=diff)
     _done("up", env, summary)
-    outputs = engine.outputs()
+    outputs = summary.outputs
     for key, value in outputs.items():
         sys.stdout.write(f"{key}: {value}\n")
     hooks.after_deploy(planned, env, outputs)

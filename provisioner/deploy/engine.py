@@ -101,9 +101,10 @@ class Progress:
 
 @dataclass(frozen=True, slots=True)
 class Summary:
-    """Resource changes by operation (create, update, replace, delete, same)."""
+    """Resource changes by operation (create, update, replace, delete, same); an update's stack outputs."""
 
     changes: dict[str, int]
+    outputs: dict[str, Any] = field(default_factory=dict)
 
     def __str__(self) -> str:
         shown = {k: v for k, v in sorted(self.changes.items()) if k != "same" and v}
@@ -169,6 +170,7 @@ class Engine:
         self.settings = settings
         self.stacks_dir = stacks_dir
         self._cli: auto.PulumiCommand | None = None
+        self._stack: auto.Stack | None = None
 
     def _workspace_options(self) -> auto.LocalWorkspaceOptions:
         return auto.LocalWorkspaceOptions(
@@ -183,10 +185,13 @@ class Engine:
         return self._cli
 
     def stack(self, create: bool = True) -> auto.Stack:
-        with mapped(self.settings):
-            if create:
-                return auto.create_or_select_stack(self.settings.environment, work_dir=str(self.stacks_dir), opts=self._workspace_options())
-            return auto.select_stack(self.settings.environment, work_dir=str(self.stacks_dir), opts=self._workspace_options())
+        """The environment's stack, selected once per Engine (each selection is a CLI run)."""
+        if self._stack is None:
+            with mapped(self.settings):
+                name, work_dir, opts = self.settings.environment, str(self.stacks_dir), self._workspace_options()
+                select = auto.create_or_select_stack if create else auto.select_stack
+                self._stack = select(name, work_dir=work_dir, opts=opts)
+        return self._stack
 
     def preview(self, progress: Progress, *, diff: bool = False, expect_no_changes: bool = False, save_plan: Path | None = None) -> Summary:
         stack = self.stack()
@@ -251,7 +256,7 @@ class Engine:
                 if drift is None:
                     raise
                 raise PlanDriftError(self.settings.environment, *drift) from exc
-        return Summary(_changes(result.summary.resource_changes or {}))
+        return Summary(_changes(result.summary.resource_changes or {}), _shown(result.outputs))
 
     def destroy(self, progress: Progress, *, protected: bool, allow_protected: bool) -> Summary:
         if protected and not allow_protected:
@@ -274,7 +279,7 @@ class Engine:
         stack = self.stack(create=False)
         with mapped(self.settings):
             found = stack.outputs()
-        return {k: ("[secret]" if v.secret else v.value) for k, v in sorted(found.items())}
+        return _shown(found)
 
     def secret_names(self) -> set[str]:
         """Names of the secrets the stack's config holds (values are never read here)."""
@@ -333,6 +338,11 @@ def plan_steps(plan: Path, events: Sequence[Step] = ()) -> list[Step]:
         for op in resource.get("steps") or ():
             found.append(Step(op, urn, type_, keys.get(urn, ()), diffs.get(urn, ())))
     return found
+
+
+def _shown(outputs: Mapping[str, auto.OutputValue]) -> dict[str, Any]:
+    """Stack outputs as printed: a secret output's value never is."""
+    return {k: ("[secret]" if v.secret else v.value) for k, v in sorted(outputs.items())}
 
 
 def _changes(found: Mapping[Any, int]) -> dict[str, int]:
