@@ -297,6 +297,7 @@ def _failing_preview(steps: list[Step]) -> Any:
 def test_a_failed_preview_of_a_refused_replacement_is_the_guards_refusal(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     replace = Step("replace", STATEFULSET, "kubernetes:apps/v1:StatefulSet", ("spec",))
     monkeypatch.setattr(Engine, "preview", _failing_preview([Step("same", "urn:x", "kubernetes:core/v1:Service"), replace]))
+    monkeypatch.setattr(Engine, "holds_no_data", lambda self: False)  # the StatefulSet is deployed
     settings = resolve("staging", tmp_path / "koyalite.yaml", environ={"PULUMI_CONFIG_PASSPHRASE": "x"})
     assert Engine(settings).guarded_steps(Progress(), allowed=()) == [Violation(replace)]
     with pytest.raises(RefusedError) as refused:
@@ -320,3 +321,50 @@ def test_the_guard_names_the_fields_a_replacement_changes_whatever_the_step_orde
     assert str(found) == (
         f"replace {STATEFULSET}: spec.volumeClaimTemplates[0].spec.resources.requests.storage changed, which cannot be updated in place"
     )
+
+
+# --- the guard's fast path -------------------------------------------------------------------------------------
+
+
+def _checkpoint(resources: list[dict[str, str]]) -> str:
+    import json
+
+    return json.dumps({"version": 3, "checkpoint": {"stack": "dev", "latest": {"resources": resources}}})
+
+
+@pytest.mark.parametrize(
+    ("resources", "compressed", "may_be_empty"),
+    [
+        ([], False, True),
+        ([{"type": "pulumi-python:dynamic/docker:Container", "urn": "c"}], False, True),
+        ([{"type": "pulumi-python:dynamic/docker:Volume", "urn": "v"}], False, False),
+        ([{"type": "kubernetes:core/v1:PersistentVolumeClaim", "urn": "p"}], True, False),
+        (None, False, True),  # no checkpoint yet: a new stack
+    ],
+)
+def test_a_checkpoint_holding_data_skips_no_guard(
+    tmp_path: Path, resources: list[dict[str, str]] | None, compressed: bool, may_be_empty: bool
+) -> None:
+    """`up` skips the guard's preview only where nothing it protects is deployed; a file backend's checkpoint that
+    holds a volume or a claim says so without a CLI run (an empty-looking one is confirmed by the engine)."""
+    import gzip
+
+    state = tmp_path / "state"
+    folder = state / ".pulumi" / "stacks" / "koyalite"
+    folder.mkdir(parents=True)
+    if resources is not None:
+        text = _checkpoint(resources)
+        if compressed:
+            (folder / "dev.json.gz").write_bytes(gzip.compress(text.encode()))
+        else:
+            (folder / "dev.json").write_text(text)
+    engine = Engine(resolve("dev", Path("koyalite.yaml"), state.as_uri()))
+    assert engine._checkpoint_may_be_empty() is may_be_empty
+
+
+def test_an_unreadable_checkpoint_or_another_backend_always_guards(tmp_path: Path) -> None:
+    folder = tmp_path / "state" / ".pulumi" / "stacks" / "koyalite"
+    folder.mkdir(parents=True)
+    (folder / "dev.json").write_text("{not json")
+    assert Engine(resolve("dev", Path("koyalite.yaml"), (tmp_path / "state").as_uri()))._checkpoint_may_be_empty() is False
+    assert Engine(resolve("dev", Path("koyalite.yaml"), "s3://bucket/state"))._checkpoint_may_be_empty() is False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import os
 import re
@@ -14,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pulumi.automation as auto
+import yaml
 from pulumi.automation import events
 
-from provisioner.deploy.guard import Step, Violation, violations
+from provisioner.deploy.guard import STATEFUL_TYPES, Step, Violation, violations
 from provisioner.deploy.settings import STACKS_DIR, DeploySettings, toolchain_bin
 from provisioner.errors import KoyaliteError
 
@@ -234,6 +236,13 @@ class Engine:
         the engine is held to the plan: a resource whose live update would differ from it (the daemon, the cluster
         or the state changed since) stops the update before that resource is touched (PlanDriftError).
         """
+        if plan is None and self.holds_no_data():
+            # nothing the guard protects is deployed (a first deploy, or after a destroy that dropped the claims):
+            # no step can delete or replace data, so the guard's preview would only cost its time
+            stack = self.stack()
+            with mapped(self.settings):
+                result = stack.up(on_event=progress, diff=diff, color="never", show_secrets=False)
+            return Summary(_changes(result.summary.resource_changes or {}), _shown(result.outputs))
         with tempfile.TemporaryDirectory(prefix="koyalite-plan-") as private:
             if plan is None:
                 plan = Path(private) / "plan.json"
@@ -257,6 +266,33 @@ class Engine:
                     raise
                 raise PlanDriftError(self.settings.environment, *drift) from exc
         return Summary(_changes(result.summary.resource_changes or {}), _shown(result.outputs))
+
+    def holds_no_data(self) -> bool:
+        """Whether the stack's state holds no resource the guard protects (STATEFUL_TYPES).
+
+        A file backend's checkpoint is read first, without a CLI run: holding such a resource there (or a file this
+        cannot read) answers False at once, so an ordinary update pays nothing. Only a state that looks empty is
+        confirmed with `pulumi stack export`, the engine's own answer."""
+        if not self._checkpoint_may_be_empty():
+            return False
+        stack = self.stack()
+        with mapped(self.settings):
+            deployment = stack.export_stack().deployment or {}
+        return not any(r.get("type") in STATEFUL_TYPES for r in deployment.get("resources") or ())
+
+    def _checkpoint_may_be_empty(self) -> bool:
+        if not self.settings.backend.startswith("file://"):
+            return False  # a service backend: always guard
+        stacks = Path(self.settings.backend.removeprefix("file://")) / ".pulumi" / "stacks"
+        try:
+            project = yaml.safe_load((self.stacks_dir / "Pulumi.yaml").read_text())["name"]
+            found = [stacks / str(project) / f"{self.settings.environment}.json", stacks / f"{self.settings.environment}.json"]
+            paths = [p for base in found for p in (base, base.with_suffix(".json.gz")) if p.exists()]
+            texts = [gzip.decompress(p.read_bytes()).decode() if p.suffix == ".gz" else p.read_text() for p in paths]
+            resources = [r for text in texts for r in (json.loads(text).get("checkpoint", {}).get("latest") or {}).get("resources") or ()]
+        except (OSError, ValueError, AttributeError, KeyError, TypeError, yaml.YAMLError):
+            return False
+        return not any(r.get("type") in STATEFUL_TYPES for r in resources)
 
     def destroy(self, progress: Progress, *, protected: bool, allow_protected: bool) -> Summary:
         if protected and not allow_protected:
