@@ -58,10 +58,11 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     images_build().build()  # cached by inputs: seconds when the images are there
     for leftover in _ours("container"):  # an earlier run's compose stack or killed deploy
         _docker("rm", "-f", leftover, check=False)
-    # `secrets set` writes the encrypted values into stacks/Pulumi.dev.yaml, as Pulumi does: git-ignored local state,
-    # put back as it was afterwards (a developer's own dev secrets)
+    # `secrets set` writes the encrypted values into stacks/Pulumi.dev.yaml, as Pulumi does: git-ignored local state.
+    # A developer's own (their dev secrets, salted for their passphrase) is moved aside and put back afterwards.
     stack_config = ROOT / "stacks" / "Pulumi.dev.yaml"
     before = stack_config.read_text() if stack_config.exists() else None
+    stack_config.unlink(missing_ok=True)
     project = Project.copy(tmp_path_factory.mktemp("engine"))
     try:
         # the probe needs these two values; the rest are generated
@@ -138,7 +139,10 @@ def test_up_applies_only_the_approved_plan(project: Project) -> None:
         assert refused.returncode == 3, refused.stdout[-2000:] + refused.stderr[-3000:]
         said = "error: environment dev changed after the data-loss guard approved its update: urn:pulumi:dev::koyalite::"
         assert said in refused.stderr, refused.stderr[-3000:]
-        assert "dynamic/docker:Image::image-koyalite/email:1.4.0 would now differ from the approved plan (update is not allowed" in refused.stderr
+        assert (
+            "dynamic/docker:Image::image-koyalite/email:1.4.0 would now differ from the approved plan (update is not allowed"
+            in refused.stderr
+        )
         assert "run `koyalite up --env dev` again" in refused.stderr
         assert _docker("ps", "-aq", "--no-trunc", "--filter", "label=koyalite.dev/environment=dev").stdout.split() == containers
     finally:
