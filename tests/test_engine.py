@@ -154,7 +154,8 @@ def test_up_applies_only_the_approved_plan(project: Project) -> None:
 def test_one_more_replica_creates_one_container(project: Project) -> None:
     before = _ours("container")
     project.edit("      auth: {replicas: 1}", "      auth: {replicas: 2}")
-    assert changes(project.ok("preview", "--env", "dev"), "dev").startswith("1 to create;")
+    # the new container, and the Health resource that now awaits it too
+    assert changes(project.ok("preview", "--env", "dev"), "dev").startswith("1 to create, 1 to update;")
     project.ok("up", "--env", "dev", "--yes")
     assert _ours("container") - before == {f"{PREFIX}-auth-2"}
 
@@ -164,7 +165,7 @@ def test_a_changed_function_replaces_only_the_edge_runtime(project: Project) -> 
     hello.write_text(hello.read_text() + "// changed by the end-to-end test\n")
     out = project.ok("preview", "--env", "dev")
     assert set(re.findall(r"docker:Container (container-[\w-]+)", out)) == {f"container-{PREFIX}-functions-1"}, out[-3000:]
-    assert changes(out, "dev").startswith("1 to replace;"), out[-3000:]
+    assert changes(out, "dev").startswith("1 to replace, 1 to update;"), out[-3000:]  # and Health awaits the new one
     project.ok("up", "--env", "dev", "--yes")
 
 
