@@ -23,6 +23,9 @@ from provisioner.deploy.settings import STACKS_DIR, DeploySettings, toolchain_bi
 from provisioner.errors import KoyaliteError
 
 SECRET_NAMESPACE = "koyalite"
+PARALLEL = 64
+"""Resource operations at once. The CLI's default is 4 per core (8 here), which queues a Kubernetes deploy's awaits
+(each waits on the API server, not on a core): bench/REPORT-deploy.md measures the difference."""
 
 
 class DeployError(KoyaliteError):
@@ -199,6 +202,7 @@ class Engine:
         stack = self.stack()
         with mapped(self.settings):
             result = stack.preview(
+                parallel=PARALLEL,
                 on_event=progress,
                 diff=diff,
                 expect_no_changes=expect_no_changes or None,
@@ -241,7 +245,7 @@ class Engine:
             # no step can delete or replace data, so the guard's preview would only cost its time
             stack = self.stack()
             with mapped(self.settings):
-                result = stack.up(on_event=progress, diff=diff, color="never", show_secrets=False)
+                result = stack.up(on_event=progress, diff=diff, parallel=PARALLEL, color="never", show_secrets=False)
             return Summary(_changes(result.summary.resource_changes or {}), _shown(result.outputs))
         with tempfile.TemporaryDirectory(prefix="koyalite-plan-") as private:
             if plan is None:
@@ -259,7 +263,7 @@ class Engine:
             stack = self.stack()
             try:
                 with mapped(self.settings):
-                    result = stack.up(on_event=progress, diff=diff, plan=str(plan), color="never", show_secrets=False)
+                    result = stack.up(on_event=progress, diff=diff, plan=str(plan), parallel=PARALLEL, color="never", show_secrets=False)
             except DeployError as exc:
                 drift = progress.plan_violation(str(exc.__cause__ or ""))
                 if drift is None:
@@ -302,13 +306,15 @@ class Engine:
             )
         stack = self.stack(create=False)
         with mapped(self.settings):
-            result = stack.destroy(on_event=progress, exclude_protected=True if protected else None, color="never", show_secrets=False)
+            result = stack.destroy(
+                on_event=progress, exclude_protected=True if protected else None, parallel=PARALLEL, color="never", show_secrets=False
+            )
         return Summary(_changes(result.summary.resource_changes or {}))
 
     def refresh(self, progress: Progress) -> Summary:
         stack = self.stack(create=False)
         with mapped(self.settings):
-            result = stack.refresh(on_event=progress, color="never", show_secrets=False)
+            result = stack.refresh(on_event=progress, parallel=PARALLEL, color="never", show_secrets=False)
         return Summary(_changes(result.summary.resource_changes or {}))
 
     def outputs(self) -> dict[str, Any]:
