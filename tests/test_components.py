@@ -8,6 +8,7 @@ so the options are also checked where they are built (reliability_pain B.8).
 
 from __future__ import annotations
 
+import copy
 import inspect
 import logging
 import runpy
@@ -322,12 +323,18 @@ def test_one_typed_resource_per_object(env: str, runs: dict[str, Run], bundles: 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_inputs_are_the_translated_objects(env: str, runs: dict[str, Run], bundles: dict[str, list[Bundle]]) -> None:
-    """The components add nothing to a spec: each resource's inputs are its object (the Secret adds values only)."""
+    """The components add nothing to a spec: each resource's inputs are its object (the Secret adds values only, a
+    Service the readiness the provider awaits)."""
     registered = {r.name: r.inputs for r in runs[env].kubernetes()}
     for _, obj in objects(bundles[env]):
-        inputs = dict(registered[logical_name(obj)])
+        inputs = copy.deepcopy(registered[logical_name(obj)])
         if obj["kind"] == "Secret":
             inputs.pop("stringData")
+        if obj["kind"] == "Service":
+            annotations = dict(inputs["metadata"].pop("annotations"))
+            assert annotations.pop("pulumi.com/waitFor") == "jsonpath={.spec.clusterIP}"
+            if annotations:
+                inputs["metadata"]["annotations"] = annotations
         assert inputs == obj, logical_name(obj)
 
 

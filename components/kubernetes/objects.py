@@ -146,6 +146,19 @@ def arguments(obj: Obj) -> dict[str, Any]:
     return {FIELDS[key]: value for key, value in obj.items() if key in FIELDS}
 
 
+WAIT_FOR = {"Service": "jsonpath={.spec.clusterIP}"}
+"""Readiness the provider awaits instead of its own, by kind (its `pulumi.com/waitFor` annotation).
+
+A Service: the provider's own await sleeps 10 s after every change of the Service's endpoints before it calls them
+settled, which made each Service of a deploy take at least 10 s (bench/REPORT-deploy.md). The pods behind our Services
+are awaited by their own workloads (Deployments available, StatefulSets' pods ready), so a Service is ready once the
+API server has given it its address (`None` for a headless one)."""
+
+
 def create(obj: Obj, opts: pulumi.ResourceOptions, **extra: Any) -> pulumi.CustomResource:
-    """One typed resource for one translated object; `extra` adds what only Pulumi knows (secret values)."""
+    """One typed resource for one translated object; `extra` adds what only Pulumi knows (secret values, readiness)."""
+    wait_for = WAIT_FOR.get(obj["kind"])
+    if wait_for is not None:
+        metadata = obj["metadata"]
+        obj = {**obj, "metadata": {**metadata, "annotations": {**metadata.get("annotations", {}), "pulumi.com/waitFor": wait_for}}}
     return kind_of(obj).resource(logical_name(obj), opts=opts, **arguments(obj), **extra)
