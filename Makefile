@@ -30,9 +30,8 @@ run: $(STAMP)
 	$(BIN)/koyalite render --env prod koyalite.yaml -o build/render/prod
 
 ## up: set up everything on a fresh (Debian) machine and deploy the reference manifest's dev environment to local Docker
-up: $(STAMP) host images toolchain
-	$(BIN)/koyalite secrets generate --env dev koyalite.yaml
-	$(BIN)/koyalite up --env dev --yes koyalite.yaml
+up: $(STAMP) host
+	bash scripts/up.sh
 
 ## toolchain: the pinned Pulumi CLI, Python language host and kubernetes provider, built from Go source (cached)
 toolchain: $(STAMP)
@@ -89,8 +88,8 @@ schema: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --output bench/REPORT.md
 
-## bench-deploy: a no-change `koyalite up --env dev` against plain `pulumi up` (after `make up`), into bench/REPORT-deploy.md
-bench-deploy: $(STAMP)
+## bench-deploy: koyalite's deploys against docker compose, pulumi up and kubectl on environments of its own, into bench/REPORT-deploy.md
+bench-deploy: $(STAMP) host compose
 	$(BIN)/python bench/deploy.py --output bench/REPORT-deploy.md
 
 clean:
