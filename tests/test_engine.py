@@ -123,6 +123,8 @@ def test_up_deploys_dev_and_the_probe_passes(project: Project) -> None:
 def test_a_second_preview_has_no_changes(project: Project) -> None:
     out = project.ok("preview", "--env", "dev", "--expect-no-changes")
     assert changes(out, "dev").startswith("no changes")
+    # an up whose approved plan changes nothing applies nothing, and says so as the preview does
+    assert changes(project.ok("up", "--env", "dev", "--yes"), "dev") == changes(out, "dev")
 
 
 def test_up_applies_only_the_approved_plan(project: Project) -> None:

@@ -238,7 +238,8 @@ class Engine:
         Without `plan`, the guard's preview saves one (in a private temporary folder, secrets encrypted as in the
         state); with `plan` (from `preview --save-plan`), the guard reads that file and runs no preview. Either way
         the engine is held to the plan: a resource whose live update would differ from it (the daemon, the cluster
-        or the state changed since) stops the update before that resource is touched (PlanDriftError).
+        or the state changed since) stops the update before that resource is touched (PlanDriftError). A plan
+        whose every step is `same` is not applied at all: there is nothing to do.
         """
         if plan is None and self.holds_no_data():
             # nothing the guard protects is deployed (a first deploy, or after a destroy that dropped the claims):
@@ -260,7 +261,13 @@ class Engine:
                     + " ".join(f"--allow-replace {v.step.urn}" for v in found),
                     found,
                 )
+            steps = plan_steps(plan)
             stack = self.stack()
+            if steps and all(step.op == "same" for step in steps):
+                # the approved plan changes nothing: an update held to it could only do nothing, so none runs
+                with mapped(self.settings):
+                    outputs = stack.outputs()
+                return Summary({"same": sum(step.type != "pulumi:pulumi:Stack" for step in steps)}, _shown(outputs))
             try:
                 with mapped(self.settings):
                     result = stack.up(on_event=progress, diff=diff, plan=str(plan), parallel=PARALLEL, color="never", show_secrets=False)
