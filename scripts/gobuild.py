@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import json
 import os
 import shutil
 import subprocess
@@ -85,8 +86,34 @@ def cached_tool(
     return target
 
 
-def tool_main(name: str, default: str, ensure: Callable[[str, bool], Path], log: Callable[[str], None], argv: list[str] | None) -> int:
-    """The command line of a cached tool's script: print the binary's path, building it first if needed."""
+def build_in_module(module: str, version: str, package: str, out: Path, ldflags: str) -> None:
+    """`go build` of `package` (relative, e.g. ./cmd) inside the module downloaded with `go mod download`: for a module
+    whose go.mod has replace or exclude directives, which `go install pkg@version` refuses; its go.sum pins every
+    dependency, and the read-only module cache is built in place with -mod=readonly."""
+    download = subprocess.run(
+        ["go", "mod", "download", "-json", f"{module}@{version}"], env=go_env(), capture_output=True, text=True, check=False
+    )
+    info = json.loads(download.stdout or "{}")
+    if download.returncode != 0 or not info.get("Dir"):
+        raise ToolBuildError(f"go mod download {module}@{version} failed:\n{(download.stderr or info.get('Error', '')).strip()[-3000:]}")
+    env = go_env()
+    env["GOFLAGS"] = env["GOFLAGS"].replace("-mod=mod", "-mod=readonly")
+    build = ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(out), package]
+    proc = subprocess.run(build, env=env, cwd=info["Dir"], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise ToolBuildError(f"{' '.join(build)} failed ({proc.returncode}):\n{proc.stderr.strip()[-3000:]}")
+
+
+def tool_main(
+    name: str,
+    default: str,
+    ensure: Callable[[str, bool], Path],
+    log: Callable[[str], None],
+    argv: list[str] | None,
+    after: Callable[[Path], None] = lambda path: None,
+) -> int:
+    """The command line of a cached tool's script: print the binary's path, building it first if needed; `after`
+    gets the path (e.g. to link a CLI plugin)."""
     parser = argparse.ArgumentParser(description=f"Build (or reuse) {name} from Go source through the Go module proxy.")
     parser.add_argument("--version", default=default, help=f"{name} version to build (default {default})")
     parser.add_argument("--force", action="store_true", help="rebuild even when the cached binary works")
@@ -96,5 +123,6 @@ def tool_main(name: str, default: str, ensure: Callable[[str, bool], Path], log:
     except ToolBuildError as exc:
         log(f"error: {exc}")
         return 1
+    after(path)
     sys.stdout.write(f"{path}\n")
     return 0

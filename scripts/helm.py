@@ -14,14 +14,13 @@ Python 3.11 standard library only (importable: ``ensure()`` returns the path).
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gobuild import ToolBuildError, cached_tool, go_env, tool_main
+from gobuild import ToolBuildError, build_in_module, cached_tool, go_env, tool_main
 
 MODULE = "helm.sh/helm/v3"
 PACKAGE = f"{MODULE}/cmd/helm"
@@ -60,18 +59,7 @@ def _install(version: str, out_dir: Path) -> None:
     if "replace directives" not in proc.stderr:
         raise HelmBuildError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr.strip()[-3000:]}")
     log("the module has replace directives; building in its downloaded directory instead")
-    download = subprocess.run(
-        ["go", "mod", "download", "-json", f"{MODULE}@{version}"], env=go_env(), capture_output=True, text=True, check=False
-    )
-    info = json.loads(download.stdout or "{}")
-    if download.returncode != 0 or not info.get("Dir"):
-        raise HelmBuildError(f"go mod download {MODULE}@{version} failed:\n{(download.stderr or info.get('Error', '')).strip()[-3000:]}")
-    env = go_env()
-    env["GOFLAGS"] = env["GOFLAGS"].replace("-mod=mod", "-mod=readonly")  # the module cache is read-only
-    build = ["go", "build", "-trimpath", "-ldflags", _ldflags(version), "-o", str(out_dir / "helm"), "./cmd/helm"]
-    proc = subprocess.run(build, env=env, cwd=info["Dir"], capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise HelmBuildError(f"{' '.join(build)} failed ({proc.returncode}):\n{proc.stderr.strip()[-3000:]}")
+    build_in_module(MODULE, version, "./cmd/helm", out_dir / "helm", _ldflags(version))
 
 
 def ensure(version: str = VERSION, force: bool = False) -> Path:
