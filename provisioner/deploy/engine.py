@@ -238,8 +238,8 @@ class Engine:
         Without `plan`, the guard's preview saves one (in a private temporary folder, secrets encrypted as in the
         state); with `plan` (from `preview --save-plan`), the guard reads that file and runs no preview. Either way
         the engine is held to the plan: a resource whose live update would differ from it (the daemon, the cluster
-        or the state changed since) stops the update before that resource is touched (PlanDriftError). A plan
-        whose every step is `same` is not applied at all: there is nothing to do.
+        or the state changed since) stops the update before that resource is touched (PlanDriftError). A plan this
+        run made whose every step is `same` is not applied at all: there is nothing to do.
         """
         if plan is None and self.holds_no_data():
             # nothing the guard protects is deployed (a first deploy, or after a destroy that dropped the claims):
@@ -249,6 +249,7 @@ class Engine:
                 result = stack.up(on_event=progress, diff=diff, parallel=PARALLEL, color="never", show_secrets=False)
             return Summary(_changes(result.summary.resource_changes or {}), _shown(result.outputs))
         with tempfile.TemporaryDirectory(prefix="koyalite-plan-") as private:
+            fresh = plan is None
             if plan is None:
                 plan = Path(private) / "plan.json"
                 found = self.guarded_steps(Progress(), allow_replace, save_plan=plan)
@@ -263,8 +264,9 @@ class Engine:
                 )
             steps = plan_steps(plan)
             stack = self.stack()
-            if steps and all(step.op == "same" for step in steps):
-                # the approved plan changes nothing: an update held to it could only do nothing, so none runs
+            if fresh and steps and all(step.op == "same" for step in steps):
+                # the plan this run just approved changes nothing: an update held to it could only do nothing, so none
+                # runs (a plan given with --plan is always applied: the world may have moved since, and that is news)
                 with mapped(self.settings):
                     outputs = stack.outputs()
                 return Summary({"same": sum(step.type != "pulumi:pulumi:Stack" for step in steps)}, _shown(outputs))
