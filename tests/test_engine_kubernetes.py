@@ -48,13 +48,16 @@ def _key(obj: dict[str, Any]) -> tuple[str, str, str]:
 
 
 def normalise(obj: dict[str, Any]) -> dict[str, Any]:
-    """Drop what only the provider adds: empty maps and lists, status, and Pulumi's own annotations."""
+    """Drop what only the provider adds: empty maps and lists, status, and Pulumi's own annotations (ours included:
+    the readiness a Service is awaited for, components.kubernetes.objects.WAIT_FOR)."""
     if isinstance(obj, dict):
         out = {k: normalise(v) for k, v in obj.items() if k != "status"}
         annotations = out.get("metadata", {}).get("annotations") if isinstance(out.get("metadata"), dict) else None
         if isinstance(annotations, dict):
             for key in [k for k in annotations if k.startswith("pulumi.com/")]:
                 del annotations[key]
+            if not annotations:
+                del out["metadata"]["annotations"]
         return {k: v for k, v in out.items() if v not in ({}, [], None)}
     if isinstance(obj, list):
         return [normalise(v) for v in obj]  # type: ignore[return-value]
