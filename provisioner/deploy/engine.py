@@ -212,10 +212,12 @@ class Engine:
         return Summary(_changes(result.change_summary or {}))
 
     def guarded_steps(self, progress: Progress, allowed: Sequence[str], save_plan: Path | None = None) -> list[Violation]:
-        """Preview (saving its update plan to `save_plan`) and return what the data-loss guard refuses.
+        """Preview (saving its update plan to `save_plan`) and return what the data-loss guard refuses."""
+        return violations(self._previewed_steps(progress, allowed, save_plan), allowed)
 
-        With `save_plan`, the guard reads the steps from the saved plan, the one `up` is then held to; the preview's
-        own events only add the names of the fields that force each replacement.
+    def _previewed_steps(self, progress: Progress, allowed: Sequence[str], save_plan: Path | None) -> list[Step]:
+        """A preview's steps: with `save_plan`, read from the saved plan, the one `up` is then held to (the preview's
+        own events only add the names of the fields that force each replacement).
 
         On a real cluster the preview of a replacement under a fixed name can itself fail: the provider dry-runs the
         replacement's create, which the API server takes as an update of the existing object and refuses (a
@@ -225,12 +227,10 @@ class Engine:
         try:
             self.preview(progress, save_plan=save_plan)
         except DeployError:
-            found = violations(progress.steps, allowed)
-            if found:
-                return found
+            if violations(progress.steps, allowed):
+                return progress.steps
             raise
-        steps = plan_steps(save_plan, progress.steps) if save_plan else progress.steps
-        return violations(steps, allowed)
+        return plan_steps(save_plan, progress.steps) if save_plan else progress.steps
 
     def up(self, progress: Progress, *, allow_replace: Sequence[str] = (), plan: Path | None = None, diff: bool = False) -> Summary:
         """Guard one update plan and apply exactly that plan.
@@ -244,17 +244,15 @@ class Engine:
         if plan is None and self.holds_no_data():
             # nothing the guard protects is deployed (a first deploy, or after a destroy that dropped the claims):
             # no step can delete or replace data, so the guard's preview would only cost its time
-            stack = self.stack()
-            with mapped(self.settings):
-                result = stack.up(on_event=progress, diff=diff, parallel=PARALLEL, color="never", show_secrets=False)
-            return Summary(_changes(result.summary.resource_changes or {}), _shown(result.outputs))
+            return self._apply(progress, None, diff)
         with tempfile.TemporaryDirectory(prefix="koyalite-plan-") as private:
             fresh = plan is None
             if plan is None:
                 plan = Path(private) / "plan.json"
-                found = self.guarded_steps(Progress(), allow_replace, save_plan=plan)
+                steps = self._previewed_steps(Progress(), allow_replace, plan)
             else:
-                found = violations(plan_steps(plan), allow_replace)
+                steps = plan_steps(plan)
+            found = violations(steps, allow_replace)
             if found:
                 raise RefusedError(
                     f"the update would delete or replace {len(found)} stateful resource(s) of environment {self.settings.environment}",
@@ -262,22 +260,27 @@ class Engine:
                     + " ".join(f"--allow-replace {v.step.urn}" for v in found),
                     found,
                 )
-            steps = plan_steps(plan)
-            stack = self.stack()
             if fresh and steps and all(step.op == "same" for step in steps):
                 # the plan this run just approved changes nothing: an update held to it could only do nothing, so none
                 # runs (a plan given with --plan is always applied: the world may have moved since, and that is news)
                 with mapped(self.settings):
-                    outputs = stack.outputs()
+                    outputs = self.stack().outputs()
                 return Summary({"same": sum(step.type != "pulumi:pulumi:Stack" for step in steps)}, _shown(outputs))
-            try:
-                with mapped(self.settings):
-                    result = stack.up(on_event=progress, diff=diff, plan=str(plan), parallel=PARALLEL, color="never", show_secrets=False)
-            except DeployError as exc:
-                drift = progress.plan_violation(str(exc.__cause__ or ""))
-                if drift is None:
-                    raise
-                raise PlanDriftError(self.settings.environment, *drift) from exc
+            return self._apply(progress, plan, diff)
+
+    def _apply(self, progress: Progress, plan: Path | None, diff: bool) -> Summary:
+        """`pulumi up` without its own preview, held to `plan` when there is one."""
+        stack = self.stack()
+        try:
+            with mapped(self.settings):
+                result = stack.up(
+                    on_event=progress, diff=diff, plan=str(plan) if plan else None, parallel=PARALLEL, color="never", show_secrets=False
+                )
+        except DeployError as exc:
+            drift = progress.plan_violation(str(exc.__cause__ or "")) if plan else None
+            if drift is None:
+                raise
+            raise PlanDriftError(self.settings.environment, *drift) from exc
         return Summary(_changes(result.summary.resource_changes or {}), _shown(result.outputs))
 
     def holds_no_data(self) -> bool:
