@@ -45,7 +45,6 @@ from provisioner.deploy.settings import resolve, toolchain_bin  # noqa: E402
 ENV = "bench"
 K8S_ENV = "kbench"
 K8S_NAMESPACE = f"acme-{K8S_ENV}"
-PREFIX = f"acme-{ENV}"
 PORTS = "publish: {api: 18000, studio: 13000, functions: 19000}"
 TARGETS = {"first deploy": 1.2, "teardown": None, "no-change update": 1.05, "one changed function": 1.1, "Kubernetes first deploy": 1.3}
 """The issue's targets: koyalite / peer at most this."""
@@ -205,11 +204,9 @@ def secret_keys(manifest: Path, environment: str = ENV) -> list[str]:
     """The secrets the environment's workloads need (the translation's SecretSet)."""
     from provisioner import manifest as manifests
     from provisioner import plan
-    from provisioner.plan.model import SecretSet
 
     doc = manifests.load(manifest)
-    built = plan.build(manifests.check(doc, environment), doc.base_dir)
-    return sorted({key for part in built.parts if isinstance(part, SecretSet) for key in part.keys})
+    return plan.build(manifests.check(doc, environment), doc.base_dir).secret_keys()
 
 
 def alternate(runs: int, cases: dict[str, Callable[[], float]]) -> dict[str, list[float]]:

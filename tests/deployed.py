@@ -144,8 +144,5 @@ def changes(out: str, environment: str) -> str:
 
 def secret_keys(environment: str) -> set[str]:
     """The secrets an environment's workloads need (the translation's SecretSet)."""
-    from provisioner.plan.model import SecretSet
-
     doc = manifest.load(ROOT / "koyalite.yaml")
-    built = plan.build(manifest.check(doc, environment), doc.base_dir)
-    return {key for part in built.parts if isinstance(part, SecretSet) for key in part.keys}
+    return set(plan.build(manifest.check(doc, environment), doc.base_dir).secret_keys())

@@ -235,14 +235,13 @@ def secrets_generate(env: EnvOpt, file: ManifestArg = Path("koyalite.yaml"), bac
     import secrets as random
 
     from provisioner.deploy.settings import GENERATED_PASSPHRASE_ENVS
-    from provisioner.plan.model import SecretSet
 
     if env not in GENERATED_PASSPHRASE_ENVS:
         raise UsageError(
             f"secrets are generated for {', '.join(sorted(GENERATED_PASSPHRASE_ENVS))} only, not {env}",
             f"set each with `koyalite secrets set NAME --env {env}`",
         )
-    wanted = sorted({k for part in _planned(env, file).parts if isinstance(part, SecretSet) for k in part.keys})
+    wanted = _planned(env, file).secret_keys()
     engine, _ = _engine(env, file, backend, check=False)
     missing = [k for k in wanted if k not in engine.secret_names()]
     for name in missing:

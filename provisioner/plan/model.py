@@ -352,3 +352,7 @@ class Plan:
     def of(self, kind: type[P]) -> tuple[P, ...]:
         """The parts of one type, in plan order."""
         return tuple(p for p in self.parts if isinstance(p, kind))
+
+    def secret_keys(self) -> list[str]:
+        """The names of the secrets the workloads need (the SecretSet parts), sorted."""
+        return sorted({key for part in self.of(SecretSet) for key in part.keys})
