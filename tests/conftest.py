@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests import support
 from tests.support import REPO
 
 settings.register_profile(
@@ -39,18 +38,10 @@ def in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
 
 
-def _script(name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(f"koyalite_{name}_script", REPO / "scripts" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="session")
 def helm_bin() -> Iterator[Path]:
     """helm built from the Go module proxy by scripts/helm.py (once per machine); required in CI."""
-    script = _script("helm")
+    script = support.script("helm")
     try:
         yield script.ensure()
     except script.HelmBuildError as exc:
@@ -63,7 +54,7 @@ def helm_bin() -> Iterator[Path]:
 def compose_env() -> dict[str, str]:
     """os.environ with DOCKER_CONFIG pointing at Compose v2+ built by scripts/compose.py (once per machine), so
     `docker compose` is what users run and the user's ~/.docker is untouched; required in CI."""
-    script = _script("compose")
+    script = support.script("compose")
     try:
         binary = script.ensure()
     except script.ToolBuildError as exc:

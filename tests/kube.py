@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,16 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from provisioner.deploy.settings import toolchain_bin
-from tests.deployed import ROOT
-
-SCRIPTS = ROOT / "scripts"
-
-
-def _scripts() -> Any:
-    sys.path.insert(0, str(SCRIPTS))
-    import cluster  # type: ignore[import-not-found]
-
-    return cluster
+from tests.support import script
 
 
 def missing(tier: str) -> str | None:
@@ -32,7 +22,7 @@ def missing(tier: str) -> str | None:
         return "set KOYALITE_E2E=1 for the real-cluster run"
     if not (toolchain_bin() / "pulumi").exists():
         return f"no Pulumi CLI in {toolchain_bin()} (make toolchain)"
-    cluster = _scripts()
+    cluster = script("cluster")
     unbuilt = [c.name for c in cluster.cluster_build.COMPONENTS if not c.ready()]
     if unbuilt:
         return f"cluster binaries not built: {', '.join(unbuilt)} (make cluster-build)"
@@ -64,7 +54,7 @@ class Cluster:
 @contextmanager
 def running(tier: str) -> Iterator[Cluster]:
     """The tier, started unless it already runs; stopped afterwards only if started here."""
-    cluster = _scripts()
+    cluster = script("cluster")
     paths = cluster.Paths(cluster.state_dir())
     already = paths.tier_file.exists() and paths.tier_file.read_text().strip() == tier
     paths = cluster.up(tier, ["fra", "iad"], 2, cluster.REGION_LABEL)

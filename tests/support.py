@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import sys
 import textwrap
@@ -86,3 +87,12 @@ def images_build() -> ModuleType:
         sys.modules[name] = module
         spec.loader.exec_module(module)
     return sys.modules[name]
+
+
+def script(name: str) -> ModuleType:
+    """A module of scripts/ (standard library only; the scripts import each other by name, so scripts/ goes on
+    sys.path): `script("compose").ensure()`, `script("cluster").up(...)`."""
+    folder = str(REPO / "scripts")
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    return importlib.import_module(name)
