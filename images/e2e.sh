@@ -45,6 +45,9 @@ up() {
   echo "all healthy after ${SECONDS}s"
 }
 
+# A failure on the way stops what this script started (volumes kept), unless E2E_KEEP=1 asks to look at it.
+trap 'status=$?; if [ "$status" != 0 ] && [ "${E2E_KEEP:-}" != 1 ]; then docker compose down >&2 || true; fi' EXIT
+
 say "docker compose up -d --wait"
 up
 docker compose ps
