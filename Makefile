@@ -7,6 +7,9 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 CHECKOV_VERSION ?= 3.3.30
+# An editable install writes no bytecode, and where PYTHONDONTWRITEBYTECODE is set every `koyalite` run would compile
+# our modules again (about 65 ms of each command): compile them once, as a wheel install would (a no-op when current).
+COMPILE = $(BIN)/python -m compileall -q provisioner components stacks
 
 .PHONY: bench-deploy run up test lint typecheck unit schema bench clean host images e2e toolchain compose cluster cluster-build cluster-down
 
@@ -15,6 +18,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	@# setuptools warns on every editable install that a folder named like a package may shadow it: true, and not news here
 	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/pip install --quiet -e '.[dev]'
+	$(COMPILE)
 	touch $(STAMP)
 
 $(CHECKOV_STAMP):
@@ -25,6 +29,7 @@ $(CHECKOV_STAMP):
 
 ## run: validate the reference manifest for every environment and render staging and prod for Kubernetes into build/render/
 run: $(STAMP)
+	@$(COMPILE)
 	$(BIN)/koyalite validate koyalite.yaml --all-envs
 	$(BIN)/koyalite render --env staging koyalite.yaml -o build/render/staging
 	$(BIN)/koyalite render --env prod koyalite.yaml -o build/render/prod
