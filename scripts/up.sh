@@ -4,9 +4,10 @@
 #   bash scripts/up.sh          # after `make .venv/.installed` and `make host` (the Makefile runs those first)
 #
 # The Pulumi toolchain (scripts/toolchain.py) and the local images (images/build.py) are independent Go and Deno
-# builds: they run side by side, so both cores stay busy (cold on 2 cores: ~40 min one after the other, less at
-# once; warm: seconds). Every 30 s a line says what each is doing (the last line of its log in build/up/). A failed
-# build stops here with the tail of its log; nothing is deployed.
+# builds: they run side by side, so both cores stay busy (warm: seconds). Every 30 s a line says what each is doing
+# (the last line of its log in build/up/). A failed build stops here with the tail of its log; nothing is deployed.
+# dev deploys to Docker, which needs no Kubernetes provider: its build (~13 min cold on 2 cores) is left for
+# `make toolchain`, and a Kubernetes environment deployed without it stops with that hint (exit 4).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=.venv/bin
@@ -14,7 +15,7 @@ logs=build/up
 mkdir -p "$logs"
 start=$SECONDS
 
-"$bin/python" scripts/toolchain.py >"$logs/toolchain.log" 2>&1 & toolchain=$!
+"$bin/python" scripts/toolchain.py --skip kubernetes >"$logs/toolchain.log" 2>&1 & toolchain=$!
 "$bin/python" images/build.py >"$logs/images.log" 2>&1 & images=$!
 
 last() { tail -n 1 "$1" 2>/dev/null | cut -c1-100; }
@@ -34,3 +35,6 @@ echo "up: toolchain and images ready after $((SECONDS - start))s"
 "$bin/koyalite" secrets generate --env dev koyalite.yaml
 "$bin/koyalite" up --env dev --yes koyalite.yaml
 echo "up: dev deployed after $((SECONDS - start))s"
+if ! "$bin/python" scripts/toolchain.py --check >/dev/null 2>&1; then
+  echo "up: the Kubernetes environments (staging, prod) also need the kubernetes provider: make toolchain"
+fi

@@ -218,6 +218,17 @@ def test_a_missing_context_is_named_with_the_ones_there(project: Project) -> Non
     assert "contexts there: koyalite-local" in refused.stderr
 
 
+def test_a_kubernetes_environment_without_the_provider_says_how_to_build_it(project: Project, tmp_path: Path) -> None:
+    """`make up` builds no Kubernetes provider (dev deploys to Docker): a Kubernetes environment deployed without it
+    stops before the engine changes anything, saying which command builds it."""
+    home = tmp_path / "pulumi-home"  # a plugin cache with nothing in it
+    home.mkdir()
+    refused = project.koyalite("preview", "--env", "staging", PULUMI_HOME=str(home))
+    assert refused.returncode == 4, refused.stderr[-2000:]
+    assert "error: a Pulumi provider plugin is missing (environment staging)" in refused.stderr
+    assert "hint: run `make toolchain` to build and install the pinned plugins" in refused.stderr
+
+
 def test_a_namespace_owned_by_something_else_is_refused_untouched(cluster: kube.Cluster, project: Project) -> None:
     cluster.kubectl("create", "namespace", "acme-elsewhere")
     cluster.kubectl("label", "namespace", "acme-elsewhere", "app.kubernetes.io/managed-by=argocd")

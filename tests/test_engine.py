@@ -21,6 +21,7 @@ import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -125,6 +126,14 @@ def test_a_second_preview_has_no_changes(project: Project) -> None:
     assert changes(out, "dev").startswith("no changes")
     # an up whose approved plan changes nothing applies nothing, and says so as the preview does
     assert changes(project.ok("up", "--env", "dev", "--yes"), "dev") == changes(out, "dev")
+
+
+def test_a_docker_environment_needs_no_kubernetes_provider(project: Project, tmp_path: Path) -> None:
+    """`make up` builds no Kubernetes provider: the engine must not need its plugin for a Docker environment."""
+    home = tmp_path / "pulumi-home"  # a plugin cache with nothing in it
+    home.mkdir()
+    out = project.ok("preview", "--env", "dev", "--expect-no-changes", PULUMI_HOME=str(home))
+    assert changes(out, "dev").startswith("no changes")
 
 
 def test_up_applies_only_the_approved_plan(project: Project) -> None:
