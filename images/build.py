@@ -294,6 +294,23 @@ GO = {
         "4.53",
         ldflags=f"-s -w -X github.com/seaweedfs/seaweedfs/weed/util/version.COMMIT={SEAWEEDFS_COMMIT}",
     ),
+    "nats-server": GoBinary(
+        "nats-server",
+        "github.com/nats-io/nats-server/v2",
+        "v2.15.2",
+        ".",
+        "2.15.2",
+        ldflags="-s -w -X github.com/nats-io/nats-server/v2/server.gitCommit=v2.15.2",
+    ),
+    # The official NATS CLI: `nats stream/consumer` for the declared streams, `nats bench` for bench/events.py.
+    "nats": GoBinary(
+        "nats",
+        "github.com/nats-io/natscli",
+        "v0.5.0",
+        "./nats",
+        "0.5.0",
+        ldflags="-s -w -X main.version=v0.5.0",
+    ),
     "weaviate": GoBinary(
         "weaviate",
         "github.com/weaviate/weaviate",
@@ -445,6 +462,11 @@ def _seaweedfs(ctx: Context) -> None:
     ctx.binary("/usr/bin/weed", GO["weed"].build())
 
 
+def _nats(ctx: Context) -> None:
+    ctx.binary("/usr/local/bin/nats-server", GO["nats-server"].build())
+    ctx.binary("/usr/local/bin/nats", GO["nats"].build())
+
+
 def _weaviate(ctx: Context) -> None:
     ctx.binary("/bin/weaviate", GO["weaviate"].build())
     # Like upstream's image: gse's dictionaries where the binary looks for them (only used with the gse tokenizer).
@@ -527,6 +549,18 @@ def catalogue(weaviate_mode: str = "auto") -> dict[str, Image]:
             cmd=("weed", "server", "-dir=/data", "-s3"),
             upstream_version=GO["weed"].upstream_version,
             expose=(8080, 8333, 8888, 9333),
+        ),
+        Image(
+            "nats",
+            "koyalite/nats:2.15.2",
+            "base",
+            f"NATS server {GO['nats-server'].upstream_version} (JetStream) and the nats CLI {GO['nats'].upstream_version}, built from Go source",
+            recipe=lambda: {**GO["nats-server"].recipe(), "cli": GO["nats"].recipe()},
+            assemble=_nats,
+            run_lines=(f"mkdir -p /data && chown {UID}:{UID} /data",),
+            cmd=("nats-server", "--jetstream", "--store_dir", "/data", "--http_port", "8222"),
+            upstream_version=GO["nats-server"].upstream_version,
+            expose=(4222, 6222, 8222),
         ),
         Image(
             "litefs",
