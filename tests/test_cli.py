@@ -339,12 +339,12 @@ def test_config_show_origin(capsys: Capture, in_repo: None) -> None:
     assert lines[0] == "apiVersion: koyalite.dev/v1  # koyalite.yaml:3:13"
     api = lines[lines.index("services:") + 1 :]
     assert api[0] == "  api:"
-    assert "    replicas: 1  # koyalite.yaml:156:23" in api[:10]  # dev's overlay, not the base's 2 at line 34
+    assert "    replicas: 1  # koyalite.yaml:183:23" in api[:10]  # dev's overlay, not the base's 2 at line 34
     assert "    image: null  # default" in api[:10]
     assert "    autoscale: null  # default" in api[:20]  # deleted by the overlay's null
-    assert "  experimental.graphql: true  # koyalite.yaml:154:29" in lines
-    assert "  enterprise.sso: false  # koyalite.yaml:21:19" in lines
-    assert "    target: docker  # koyalite.yaml:150:13" in lines
+    assert "  experimental.graphql: true  # koyalite.yaml:181:29" in lines
+    assert "  enterprise.sso: false  # koyalite.yaml:22:19" in lines
+    assert "    target: docker  # koyalite.yaml:177:13" in lines
 
 
 def test_config_show_origin_is_the_same_yaml_with_comments(capsys: Capture, in_repo: None) -> None:

@@ -65,13 +65,16 @@ def test_diff_of_two_environments_lists_every_effective_difference(capsys: Captu
         "~ search.replicas: 2 → 3",
         "~ search.volume: 20Gi → 50Gi",
         "~ cron.uptime-ping.schedule: '*/5 * * * *' → '* * * * *'",
+        "~ events.bus.replicas: 1 → 3",
+        "~ events.streams.storage.replicas: 1 → 3",
+        "~ events.streams.deadletter.replicas: 1 → 3",
         "~ environment.protect: false → true",
         "~ environment.kubernetes.namespace: acme-staging → acme-prod",
         "- environment.kubernetes.ingress.host: staging.acme.example.com",
         "~ environment.kubernetes.ingress.tls.issuer: letsencrypt-staging → letsencrypt",
         "+ environment.kubernetes.storage_class: fast-ssd",
     ]
-    assert err == "staging and prod: 18 differences\n"
+    assert err == "staging and prod: 21 differences\n"
 
 
 def test_diff_of_an_environment_with_itself_exits_0(capsys: Capture, in_repo: None) -> None:
@@ -110,7 +113,7 @@ def test_a_named_list_item_added_in_one_environment(capsys: Capture, project: Pa
     assert "+ cron.hourly-report.name: hourly-report" in out.splitlines()
     assert "+ cron.hourly-report.schedule: '@hourly'" in out.splitlines()
     assert "+ cron.hourly-report.function: hello" in out.splitlines()
-    assert err == "staging and prod: 19 differences\n"
+    assert err == "staging and prod: 22 differences\n"
 
 
 DIFF_USAGE = {

@@ -164,7 +164,7 @@ def test_example_after_validate_warns_at_the_manifest_position(
     install_example(site, monkeypatch)
     code, out, err = run(capsys, "validate")
     assert (code, out) == (0, "")
-    assert err.splitlines()[0] == "koyalite.yaml:167:14: warning: webhooks.signup.url: webhook signup delivers over plain http"
+    assert err.splitlines()[0] == "koyalite.yaml:194:14: warning: webhooks.signup.url: webhook signup delivers over plain http"
     assert err.splitlines()[-1] == "koyalite.yaml: valid for dev, staging, prod (1 warning)"
     code, out, _ = run(capsys, "validate", "--format", "json")
     assert code == 0
@@ -174,7 +174,7 @@ def test_example_after_validate_warns_at_the_manifest_position(
             "code": "hook:team",
             "path": "webhooks.signup.url",
             "file": "koyalite.yaml",
-            "line": 167,
+            "line": 194,
             "column": 14,
             "message": "webhook signup delivers over plain http",
             "hint": "use an https:// URL so deliveries and their signatures cannot be read on the way",
@@ -291,11 +291,11 @@ def test_an_after_validate_error_makes_the_manifest_invalid(site: Site, project:
     site.install("policy-hooks", {"policy": "policy_hooks"}, "policy_hooks", POLICY)
     code, out, err = run(capsys, "validate")
     assert (code, out) == (2, "")
-    assert err.splitlines()[0] == "koyalite.yaml:34:15: error: services.api.replicas: a protected environment runs at least 3 API replicas"
+    assert err.splitlines()[0] == "koyalite.yaml:37:15: error: services.api.replicas: a protected environment runs at least 3 API replicas"
     assert err.splitlines()[-1] == "koyalite.yaml: invalid for dev, staging, prod (1 error)"
     code, out, err = run(capsys, "render", "--env", "prod")  # the checks of `koyalite render` are the same
     assert (code, out) == (2, "")
-    assert err.splitlines()[0] == "koyalite.yaml:34:15: error: services.api.replicas: a protected environment runs at least 3 API replicas"
+    assert err.splitlines()[0] == "koyalite.yaml:37:15: error: services.api.replicas: a protected environment runs at least 3 API replicas"
     assert run(capsys, "render", "--env", "staging")[0] == 0  # not protected
 
 

@@ -837,6 +837,162 @@ def test_every_rule_reports_and_findings_are_sorted_by_position() -> None:
     ]
 
 
+# --- events: the bus, its streams and queues ---------------------------------------------------------
+
+EVENTS = {
+    "stream-subjects-overlap": case(
+        """\
+        events:
+          streams:
+            - {name: storage, subjects: ["storage.>"]}
+            - {name: uploads, subjects: ["storage.object.*"]}
+        """,
+        "koyalite.yaml:6:34: error: events.streams.uploads.subjects.0: subject storage.object.* overlaps storage.> of stream `storage` (NATS keeps each message in one stream: narrow one of the two)",
+    ),
+    "queue-names-a-missing-stream-and-function": case(
+        """\
+        functions:
+          items:
+            - {name: thumbnail, entrypoint: functions/t.ts}
+        events:
+          streams:
+            - {name: storage, subjects: ["storage.>"], max_bytes: 1Gi}
+          queues:
+            - {name: thumbs, stream: storag, function: thumbnial}
+        """,
+        "koyalite.yaml:10:30: error: events.queues.thumbs.stream: consumes stream `storag`, which is not defined (did you mean `storage`?)",
+        "koyalite.yaml:10:48: error: events.queues.thumbs.function: calls function `thumbnial`, which is not defined (did you mean `thumbnail`?)",
+    ),
+    "queue-subject-the-stream-does-not-capture": case(
+        """\
+        functions:
+          items:
+            - {name: thumbnail, entrypoint: functions/t.ts}
+        events:
+          streams:
+            - {name: storage, subjects: ["storage.>", "deadletter.>"], max_bytes: 1Gi}
+          queues:
+            - {name: thumbs, stream: storage, subjects: [auth.user.created], function: thumbnail}
+        """,
+        "koyalite.yaml:10:50: error: events.queues.thumbs.subjects.0: stream `storage` does not capture auth.user.created (it keeps storage.>, deadletter.>) (add the subject to the stream, or consume the stream that keeps it)",
+    ),
+    "queue-without-a-dead-letter-stream": case(
+        """\
+        functions:
+          items:
+            - {name: thumbnail, entrypoint: functions/t.ts}
+        events:
+          streams:
+            - {name: storage, subjects: ["storage.>"], max_bytes: 1Gi}
+          queues:
+            - {name: thumbs, stream: storage, function: thumbnail}
+        """,
+        "koyalite.yaml:10:7: warning: events.queues.thumbs: no stream keeps deadletter.thumbs: a message that fails every delivery is dropped (add a stream capturing deadletter.> to keep them)",
+    ),
+    "too-many-backoff-waits": case(
+        """\
+        functions:
+          items:
+            - {name: thumbnail, entrypoint: functions/t.ts}
+        events:
+          streams:
+            - {name: storage, subjects: ["storage.>", "deadletter.>"], max_bytes: 1Gi}
+          queues:
+            - {name: thumbs, stream: storage, function: thumbnail, max_deliver: 2, backoff: [1s, 2s]}
+        """,
+        "koyalite.yaml:10:76: error: events.queues.thumbs.backoff: 2 backoff waits for 2 deliveries: one wait comes before each retry (give at most 1, or raise max_deliver)",
+    ),
+    "queue-with-function-and-webhook": case(
+        """\
+        functions:
+          items:
+            - {name: thumbnail, entrypoint: functions/t.ts}
+        events:
+          queues:
+            - {name: thumbs, stream: storage, function: thumbnail, webhook: signup}
+        """,
+        "koyalite.yaml:8:7: error: events.queues.thumbs: a queue delivers to exactly one of function or webhook (set `function: NAME` or `webhook: NAME`, not both)",
+    ),
+    "stream-replicas-above-the-cluster": case(
+        """\
+        events:
+          bus: {replicas: 3}
+          streams:
+            - {name: storage, subjects: ["storage.>"], max_bytes: 1Gi, replicas: 5}
+        environments:
+          prod: {target: kubernetes}
+        """,
+        "koyalite.yaml:6:74: error: events.streams.storage.replicas: 5 replicas of stream `storage`, but events.bus.replicas is 3 (raise events.bus.replicas to 5)",
+        env="prod",
+    ),
+    "streams-larger-than-the-volume": case(
+        """\
+        events:
+          bus: {volume: 1Gi}
+          streams:
+            - {name: a, subjects: ["a.>"], max_bytes: 800Mi}
+            - {name: b, subjects: ["b.>"], max_bytes: 800Mi}
+        """,
+        "koyalite.yaml:4:17: error: events.bus.volume: the streams may keep 1600Mi, more than the 1Gi volume of each server (raise events.bus.volume to 1600Mi, or lower the streams' max_bytes)",
+    ),
+    "stream-without-max-bytes": case(
+        """\
+        events:
+          streams:
+            - {name: a, subjects: ["a.>"]}
+        """,
+        "koyalite.yaml:5:7: warning: events.streams.a: stream `a` sets no max_bytes: a full 10Gi volume stops every stream (give each file stream a max_bytes that fits in events.bus.volume)",
+    ),
+    "too-many-streams": case(
+        """\
+        limits: {max_streams: 1}
+        events:
+          streams:
+            - {name: a, subjects: ["a.>"], max_bytes: 1Mi}
+            - {name: b, subjects: ["b.>"], max_bytes: 1Mi}
+        """,
+        "koyalite.yaml:5:3: error: events.streams: 2 streams exceed limits.max_streams (1) (remove 1, or raise limits.max_streams)",
+    ),
+    "webhooks-need-the-bus": case(
+        """\
+        features: {events: false}
+        webhooks:
+          - {name: signup, events: [auth.user.created], url: "https://h.example.com/x", secret: hook_key}
+        """,
+        "koyalite.yaml:4:1: error: webhooks: webhooks are delivered through the event bus, but features.events is false (set `features.events: true`, or turn webhooks off)",
+    ),
+    "reserved-stream-name": case(
+        """\
+        events:
+          streams:
+            - {name: koyalite-webhooks, subjects: ["auth.>"], max_bytes: 1Mi}
+        """,
+        "koyalite.yaml:5:14: error: events.streams.koyalite-webhooks.name: `koyalite-webhooks` is the stream koyalite adds for webhook events no other stream keeps (choose another name)",
+    ),
+    "bad-subject": case(
+        """\
+        events:
+          streams:
+            - {name: a, subjects: ["a.>.b"], max_bytes: 1Mi}
+        """,
+        "koyalite.yaml:5:28: error: events.streams.a.subjects.0: 'a.>.b' is not a NATS subject (write dot-separated tokens of letters, digits, '-' and '_'; `*` matches one token, a last `>` the rest)",
+    ),
+    "bad-age": case(
+        """\
+        events:
+          streams:
+            - {name: a, subjects: ["a.>"], max_bytes: 1Mi, max_age: 1w}
+        """,
+        "koyalite.yaml:5:61: error: events.streams.a.max_age: '1w' is not an age (write a whole number with s, m, h or d, like 7d)",
+    ),
+}
+
+
+@pytest.mark.parametrize(("text", "env", "expected"), EVENTS.values(), ids=EVENTS.keys())
+def test_events(text: str, env: str | None, expected: list[str]) -> None:
+    run(text, env, expected)
+
+
 def test_every_rule_module_registers_rules() -> None:
     modules = {fn.__module__.rsplit(".", 1)[1] for fn in RULES}
-    assert modules == {"dataplane", "features", "limits", "naming", "policy", "references", "schedules", "secrets", "targets"}
+    assert modules == {"dataplane", "events", "features", "limits", "naming", "policy", "references", "schedules", "secrets", "targets"}

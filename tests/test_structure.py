@@ -40,7 +40,7 @@ STRUCTURE = {
     "feature-flag-outside-the-namespaces": (
         "features: {beta.graphql: true}\n",
         "koyalite.yaml:3:12: error: features.beta.graphql: unknown key `beta.graphql`"
-        " (allowed keys: cron, edge_functions, email, search, storage, studio, webhooks)",
+        " (allowed keys: cron, edge_functions, email, events, search, storage, studio, webhooks)",
     ),
     "namespaced-flag-must-be-a-boolean": (
         'features: {experimental.graphql: "true"}\n',

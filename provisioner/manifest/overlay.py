@@ -3,7 +3,7 @@
 The rules, each tested pair by pair in tests/test_overlay.py:
 - mappings merge recursively;
 - scalars and lists replace;
-- lists of named items (`functions.items`, `cron`, `webhooks`) merge by `name`; an item with
+- lists of named items (`functions.items`, `cron`, `webhooks`, `events.streams`, `events.queues`) merge by `name`; an item with
   `$patch: delete` removes the base item of that name;
 - an explicit `null` deletes the key;
 - changing a value's kind (mapping, list, scalar) is an error naming both positions.
@@ -16,7 +16,7 @@ from __future__ import annotations
 from provisioner.errors import Diagnostic, ManifestError
 from provisioner.manifest.source import Node
 
-NAMED_LISTS = frozenset({("functions", "items"), ("cron",), ("webhooks",)})
+NAMED_LISTS = frozenset({("functions", "items"), ("cron",), ("webhooks",), ("events", "streams"), ("events", "queues")})
 """Paths of lists whose items merge by `name`."""
 
 PATCH_KEY = "$patch"

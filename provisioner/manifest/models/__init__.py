@@ -2,6 +2,7 @@
 
 from provisioner.manifest.models.data import Consul, Database, Filer, Search, Storage
 from provisioner.manifest.models.environments import SECTIONS, Environment, Policy
+from provisioner.manifest.models.events import Bus, Events, Queue, Stream
 from provisioner.manifest.models.manifest import API_VERSION, Manifest
 from provisioner.manifest.models.project import Features, Limits, Project
 from provisioner.manifest.models.services import Service, Services, Workload
@@ -10,10 +11,12 @@ from provisioner.manifest.models.workloads import CronJob, Function, Functions, 
 __all__ = [
     "API_VERSION",
     "SECTIONS",
+    "Bus",
     "Consul",
     "CronJob",
     "Database",
     "Environment",
+    "Events",
     "Features",
     "Filer",
     "Function",
@@ -22,11 +25,13 @@ __all__ = [
     "Manifest",
     "Policy",
     "Project",
+    "Queue",
     "Runtime",
     "Search",
     "Service",
     "Services",
     "Storage",
+    "Stream",
     "Webhook",
     "Workload",
 ]

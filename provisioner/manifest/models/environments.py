@@ -9,7 +9,7 @@ from pydantic import Field
 from provisioner.manifest.models.base import Model
 from provisioner.manifest.models.types import DnsLabel, Hostname
 
-SECTIONS = ("project", "features", "limits", "services", "database", "storage", "search", "functions", "cron", "webhooks")
+SECTIONS = ("project", "features", "limits", "services", "database", "storage", "search", "functions", "cron", "webhooks", "events")
 """Top-level sections an environment may override."""
 
 _OVERRIDE = (
@@ -86,6 +86,7 @@ class Environment(Model):
     functions: dict[str, Any] | None = Field(None, description=_OVERRIDE)
     cron: list[Any] | None = Field(None, description=_OVERRIDE)
     webhooks: list[Any] | None = Field(None, description=_OVERRIDE)
+    events: dict[str, Any] | None = Field(None, description=_OVERRIDE)
 
     def effective_policy(self) -> Policy:
         """The policy with unset toggles filled in from `protect`."""

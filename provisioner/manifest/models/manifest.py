@@ -9,6 +9,7 @@ from pydantic import Field
 from provisioner.manifest.models.base import Model
 from provisioner.manifest.models.data import Database, Search, Storage
 from provisioner.manifest.models.environments import Environment
+from provisioner.manifest.models.events import Events
 from provisioner.manifest.models.project import Features, Limits, Project
 from provisioner.manifest.models.services import Services
 from provisioner.manifest.models.types import DnsLabel
@@ -33,4 +34,5 @@ class Manifest(Model):
     functions: Functions = Field(default_factory=Functions, description="Edge functions on Deno.")
     cron: list[CronJob] = Field(default_factory=list, description="Cron jobs; merged by name across environments.")
     webhooks: list[Webhook] = Field(default_factory=list, description="Webhooks; merged by name across environments.")
+    events: Events = Field(default_factory=Events, description="The event bus (NATS JetStream): streams and work queues.")
     environments: dict[DnsLabel, Environment] = Field(default_factory=dict, description="Environments: name -> settings and overrides.")

@@ -67,7 +67,8 @@ class Features(Model):
     email: bool = Field(True, description="Deploy the Email service.")
     studio: bool = Field(True, description="Deploy Studio, the web console.")
     cron: bool = Field(True, description="Run the project's cron jobs.")
-    webhooks: bool = Field(True, description="Deliver the project's webhooks.")
+    webhooks: bool = Field(True, description="Deliver the project's webhooks (through the event bus).")
+    events: bool = Field(True, description="Run the event bus (NATS JetStream), its streams and queues.")
 
     @model_validator(mode="after")
     def _namespaced(self) -> Features:
@@ -105,6 +106,8 @@ class Limits(Model):
     max_functions: int = Field(100, ge=0, le=10_000, description="Most edge functions the project may define.")
     max_cron_jobs: int = Field(100, ge=0, le=10_000, description="Most cron jobs the project may define.")
     max_webhooks: int = Field(100, ge=0, le=10_000, description="Most webhooks the project may define.")
+    max_streams: int = Field(20, ge=0, le=1_000, description="Most event streams the project may define.")
+    max_queues: int = Field(50, ge=0, le=10_000, description="Most work queues the project may define.")
     storage_quota: ByteQuantity | None = Field(
         None, description="Upper bound on all persistent volumes the environment claims; unset means no bound.", examples=["500Gi"]
     )

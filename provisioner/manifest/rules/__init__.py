@@ -69,6 +69,7 @@ def run(context: Context) -> Iterator[Diagnostic]:
 # The rule modules register themselves on import; they need `rule` and `Context` defined above.
 from provisioner.manifest.rules import (  # noqa: E402
     dataplane,
+    events,
     features,
     limits,
     naming,
@@ -84,6 +85,7 @@ __all__ = [
     "Context",
     "Rule",
     "dataplane",
+    "events",
     "features",
     "limits",
     "naming",

@@ -16,6 +16,7 @@ _SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("studio", ("services", "studio")),
     ("cron", ("cron",)),
     ("webhooks", ("webhooks",)),
+    ("events", ("events",)),
 )
 
 
