@@ -487,6 +487,22 @@ def _deno_program(ctx: Context, source: Path, command: str, permissions: str = "
     ctx.put(f"/usr/local/bin/{command}", text=deno_wrapper(script, permissions), mode=0o755)
 
 
+EVENTS_DENO_DIR = "/opt/koyalite/deno"
+
+
+def _events(ctx: Context) -> None:
+    """The worker and its npm dependencies (the official NATS client), cached into the image at build time: at run
+    time Deno reads them from there and never reaches a registry (`--cached-only`)."""
+    source = HERE / "events" / "worker.ts"
+    ctx.put("/opt/koyalite/events/worker.ts", source)
+    deno_dir = ctx.root / EVENTS_DENO_DIR.lstrip("/")
+    deno_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "DENO_DIR": str(deno_dir), "DENO_NO_UPDATE_CHECK": "1"}
+    run([str(deno_binary()), "cache", "--no-config", "--no-lock", "--quiet", str(source)], env=env)
+    permissions = "--cached-only --allow-net --allow-env --allow-read --allow-sys=hostname"
+    ctx.put("/usr/local/bin/koyalite-events", text=deno_wrapper("/opt/koyalite/events/worker.ts", permissions), mode=0o755)
+
+
 def _standin(ctx: Context) -> None:
     _deno_program(ctx, HERE / "standins" / "service.ts", "koyalite-service")
 
@@ -634,6 +650,17 @@ def catalogue(weaviate_mode: str = "auto") -> dict[str, Image]:
             sources=("images/cron/cron.ts",),
             assemble=_cron,
             cmd=("koyalite-cron", "--help"),
+        ),
+        Image(
+            "events",
+            f"koyalite/events:{RELEASE}",
+            "deno",
+            "koyalite-events: publishes for the services and delivers the bus's queues and webhooks (Deno, NATS client from npm)",
+            sources=("images/events/worker.ts",),
+            assemble=_events,
+            env={"DENO_DIR": EVENTS_DENO_DIR, "PORT": "8080"},
+            cmd=("koyalite-events",),
+            expose=(8080,),
         ),
         Image(
             "probe",

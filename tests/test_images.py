@@ -54,6 +54,8 @@ def test_catalogue_refs_are_the_docker_targets_contract() -> None:
         "koyalite/seaweedfs:4.44",
         "koyalite/litefs:1.4.0",
         "koyalite/weaviate:1.38.2",
+        "koyalite/nats:2.15.2",
+        "koyalite/events:1.4.0",
         "koyalite/cron:1.4.0",
         "koyalite/probe:1.4.0",
         *(f"koyalite/{role}:1.4.0" for role in ("api", "auth", "project", "rls", "search", "email", "studio")),

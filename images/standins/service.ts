@@ -7,7 +7,8 @@
 //   api: /rest/v1/sql        -> the database gateway: GET to $KOYALITE_DATABASE_URL/sql, writes to the primary
 //        /storage/v1/<path>  -> $KOYALITE_S3_URL/<path>
 //        /functions/v1/<p>   -> $KOYALITE_FUNCTIONS_URL/functions/v1/<p>
-//        GET /webhooks       -> the webhooks of $KOYALITE_WEBHOOKS_FILE (secrets redacted)
+//   auth: POST /signup       -> a user (id, email), and the event auth.user.created published on the bus through
+//                               $KOYALITE_EVENTS_URL (201 once the bus stored it: webhooks deliver it from there)
 //   search: /v1/<path>       -> $KOYALITE_WEAVIATE_URL/v1/<path> (with the API key when one is configured)
 
 function arg(name: string): string | undefined {
@@ -40,48 +41,6 @@ const config = {
   secrets: Object.keys(env).filter((k) => env[`${k}_FILE`] !== undefined),
 };
 
-type Webhook = Record<string, unknown>;
-let webhooks: Webhook[] = [];
-if (env.KOYALITE_WEBHOOKS_FILE) {
-  try {
-    const doc = JSON.parse(Deno.readTextFileSync(env.KOYALITE_WEBHOOKS_FILE));
-    webhooks = (Array.isArray(doc) ? doc : doc.webhooks ?? []) as Webhook[];
-  } catch (e) {
-    log("cannot read KOYALITE_WEBHOOKS_FILE", { file: env.KOYALITE_WEBHOOKS_FILE, error: String(e) });
-    Deno.exit(66);
-  }
-}
-
-if (role === "api") {
-  for (const hook of webhooks) {
-    if (typeof hook.secret === "string" && !exists(`/run/secrets/${hook.secret}`)) {
-      log("webhook signing secret is not mounted: deliveries cannot be signed", {
-        webhook: hook.name, secret: hook.secret, expected: `/run/secrets/${hook.secret}`, level: "warning",
-      });
-    }
-  }
-}
-
-function redact(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(redact);
-  if (value && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) =>
-      /secret|key|token|password/i.test(k) && typeof v === "string" && !/_env$|_ref$|^secret$/i.test(k)
-        ? [k, "[redacted]"]
-        : [k, redact(v)]
-    ));
-  }
-  return value;
-}
-
-function exists(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
-}
-
 async function forward(request: Request, base: string | undefined, path: string, search: string,
   extra: Record<string, string> = {}): Promise<Response> {
   if (!base) return Response.json({ error: "not configured", stand_in: true }, { status: 503 });
@@ -108,13 +67,40 @@ async function forward(request: Request, base: string | undefined, path: string,
   }
 }
 
+/** Publish one event through the event worker; the bus's acknowledgement (stream, seq) or why there is none. */
+async function publish(subject: string, event: Record<string, unknown>, key: string): Promise<Record<string, unknown>> {
+  if (!env.KOYALITE_EVENTS_URL) return { published: false, reason: "no event bus (features.events is false)" };
+  const response = await fetch(`${env.KOYALITE_EVENTS_URL}/publish/${subject}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "idempotency-key": key },
+    body: JSON.stringify(event),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const answer = await response.json();
+  if (!response.ok) throw new Error(`${subject}: the event worker answered ${response.status}: ${JSON.stringify(answer)}`);
+  return { published: true, ...answer };
+}
+
+async function signup(request: Request): Promise<Response> {
+  const body = await request.json().catch(() => ({}));
+  const email = typeof body.email === "string" ? body.email : "";
+  if (!/^[^@\s]+@[^@\s]+$/.test(email)) return Response.json({ error: "an email is required", stand_in: true }, { status: 400 });
+  const user = { id: crypto.randomUUID(), email, created_at: new Date().toISOString() };
+  try {
+    const event = await publish("auth.user.created", { type: "auth.user.created", user }, `auth.user.created-${user.id}`);
+    return Response.json({ user, event, stand_in: true }, { status: 201 });
+  } catch (e) {
+    return Response.json({ error: String(e), stand_in: true }, { status: 503 });
+  }
+}
+
 function handle(request: Request): Promise<Response> | Response {
   const url = new URL(request.url);
   const p = url.pathname;
   if (p === "/health" || (role === "studio" && p === "/api/health")) {
     return Response.json({ status: "ok", role, stand_in: true });
   }
-  if (p === "/") return Response.json({ role, stand_in: true, ...config, webhooks: webhooks.length });
+  if (p === "/") return Response.json({ role, stand_in: true, ...config });
   if (role === "api") {
     if (p === "/rest/v1/sql") {
       const write = request.method !== "GET" && request.method !== "HEAD";
@@ -123,15 +109,8 @@ function handle(request: Request): Promise<Response> | Response {
     }
     if (p.startsWith("/storage/v1/")) return forward(request, env.KOYALITE_S3_URL, p.slice("/storage/v1".length), url.search);
     if (p.startsWith("/functions/v1/")) return forward(request, env.KOYALITE_FUNCTIONS_URL, p, url.search);
-    if (p === "/webhooks" && request.method === "GET") {
-      // A webhook names its signing secret; the API needs it mounted to sign deliveries.
-      const hooks = webhooks.map((h) => ({
-        ...(redact(h) as Webhook),
-        signing_secret_mounted: typeof h.secret === "string" && exists(`/run/secrets/${h.secret}`),
-      }));
-      return Response.json({ webhooks: hooks, stand_in: true });
-    }
   }
+  if (role === "auth" && p === "/signup" && request.method === "POST") return signup(request);
   if (role === "search" && p.startsWith("/v1/")) {
     const extra: Record<string, string> = env.WEAVIATE_API_KEY ? { authorization: `Bearer ${env.WEAVIATE_API_KEY}` } : {};
     return forward(request, env.KOYALITE_WEAVIATE_URL, p, url.search, extra);
@@ -142,5 +121,5 @@ function handle(request: Request): Promise<Response> | Response {
 
 // PID 1 in a container ignores SIGTERM without a handler.
 for (const signal of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(signal, () => Deno.exit(0));
-log("stand-in listening", { port, urls: Object.keys(config.urls).length, webhooks: webhooks.length });
+log("stand-in listening", { port, urls: Object.keys(config.urls).length });
 Deno.serve({ hostname: "0.0.0.0", port, onListen: () => {} }, handle);
