@@ -299,7 +299,8 @@ PROD_COMPONENTS = {
     "koyalite:kubernetes:LiteFS": 1,
     "koyalite:kubernetes:SeaweedFS": 1,
     "koyalite:kubernetes:Weaviate": 1,
-    "koyalite:kubernetes:Webhooks": 1,
+    "koyalite:kubernetes:EventBus": 1,
+    "koyalite:kubernetes:EventWorker": 1,
     "koyalite:kubernetes:Cron": 3,
     "koyalite:kubernetes:Network": 1,
 }
@@ -372,11 +373,17 @@ def test_workloads_wait_for_the_configuration_they_mount(env: str, runs: dict[st
     run = runs[env]
     by_name = {r.name: r for r in run.kubernetes()}
     config, secret = by_name[f"configmap-acme-{env}-config"], by_name[f"secret-acme-{env}-secrets"]
-    webhooks, routes = by_name[f"configmap-acme-{env}-webhooks"], by_name[f"configmap-acme-{env}-functions-routes"]
-    api, functions = by_name[f"deployment-acme-{env}-api"], by_name[f"deployment-acme-{env}-functions"]
-    assert {config.urn, secret.urn, webhooks.urn} <= set(api.dependencies)
+    events, routes = by_name[f"configmap-acme-{env}-events"], by_name[f"configmap-acme-{env}-functions-routes"]
+    worker, functions = by_name[f"deployment-acme-{env}-events"], by_name[f"deployment-acme-{env}-functions"]
+    streams, job = (
+        by_name[f"configmap-acme-{env}-nats-streams"],
+        next(r for n, r in by_name.items() if n.startswith(f"job-acme-{env}-nats-streams-")),
+    )
+    nats = by_name[f"statefulset-acme-{env}-nats"]
+    assert {config.urn, secret.urn, events.urn} <= set(worker.dependencies)
     assert {config.urn, secret.urn, routes.urn} <= set(functions.dependencies)
-    assert config.urn not in secret.dependencies and config.urn not in webhooks.dependencies
+    assert {secret.urn, streams.urn, nats.urn} <= set(job.dependencies)  # the streams are declared once the servers run
+    assert config.urn not in secret.dependencies
 
 
 # -- data survives: protect and retain_on_delete -----------------------------------------------------------------

@@ -9,6 +9,7 @@ import pytest
 from pulumi.runtime import rpc
 
 from components.docker.objects import volume_options
+from provisioner.deploy.guard import STATEFUL_TYPES
 from tests.test_components import CANARY, Run, build_plan, canary, leaks, pulumi_runtime, run_stack, secret_keys
 
 NETWORK, VOLUME, CONTAINER, IMAGE, HEALTH = (
@@ -34,9 +35,11 @@ def test_components_and_resources(dev: Run) -> None:
     assert types["koyalite:docker:Network"] == 1
     assert types[NETWORK] == 1
     assert types["koyalite:docker:Service"] == 7
-    assert types[CONTAINER] == 16
-    assert types[VOLUME] == 6
-    assert types[IMAGE] == 12  # one reference per image, shared by its containers
+    assert types[CONTAINER] == 18
+    assert types[VOLUME] == 7
+    assert types[IMAGE] == 14  # one reference per image, shared by its containers
+    assert types["pulumi-python:dynamic/nats:Stream"] == 3
+    assert types["pulumi-python:dynamic/nats:Consumer"] == 3
     assert not [t for t in types if t.startswith("docker:")], "no pulumi-docker resource: its plugin cannot be built here"
 
 
@@ -53,14 +56,14 @@ def test_containers_wait_for_health_and_mount_volumes_by_name(dev: Run) -> None:
     # what other containers depend on waits in its own create; the rest are awaited together by one Health
     assert awaited == {
         f"acme-dev-{n}"
-        for n in ("litefs-fra-0", "weaviate-0", "seaweedfs-master-0", "seaweedfs-volume-0", "seaweedfs-filer-0", "seaweedfs-s3")
+        for n in ("litefs-fra-0", "weaviate-0", "seaweedfs-master-0", "seaweedfs-volume-0", "seaweedfs-filer-0", "seaweedfs-s3", "nats-0")
     }
     (health,) = [r for r in dev.registrations if r.type == HEALTH]
     assert health.name == "health-acme-dev" and health.inputs["timeout_s"] == 180
     # its inputs are the containers' ids (unknown under mocks): it depends on exactly the containers not awaited
     urns = {r.urn: r.name.removeprefix("container-") for r in containers.values()}
     assert sorted(urns[u] for u in health.dependencies if u in urns) == sorted(set(urns.values()) - awaited)
-    assert len(set(urns.values()) - awaited) == 10
+    assert len(set(urns.values()) - awaited) == 11
     litefs = containers["container-acme-dev-litefs-fra-0"].inputs
     assert litefs["volumes"] == [{"volume": "acme-dev-litefs-fra-0", "target": "/var/lib/litefs"}]
     assert (litefs["devices"], litefs["cap_add"], litefs["aliases"]) == (
@@ -105,3 +108,30 @@ def test_exports_say_where_to_reach_the_gateways(dev: Run) -> None:
     outputs = next(o for urn, o in dev.outputs.items() if "Platform" in urn)
     assert outputs["apiUrl"] == "http://127.0.0.1:8000"
     assert outputs["studioUrl"] == "http://127.0.0.1:3000"
+
+
+def test_streams_are_kept_and_guarded_and_the_worker_waits_for_its_consumers(dev: Run) -> None:
+    streams = {r.name: r for r in dev.registrations if r.type == "pulumi-python:dynamic/nats:Stream"}
+    consumers = {r.name: r for r in dev.registrations if r.type == "pulumi-python:dynamic/nats:Consumer"}
+    assert set(streams) == {f"stream-acme-dev-nats-0-{s}" for s in ("storage", "deadletter", "koyalite-webhooks")}
+    assert {r.retain_on_delete for r in streams.values()} == {True}  # destroy keeps the messages, as it keeps volumes
+    assert "pulumi-python:dynamic/nats:Stream" in STATEFUL_TYPES
+    assert set(consumers) == {
+        "consumer-acme-dev-nats-0-storage-queue-thumbnails",
+        "consumer-acme-dev-nats-0-storage-webhook-uploads",
+        "consumer-acme-dev-nats-0-koyalite-webhooks-webhook-signup",
+    }
+    thumbnails = consumers["consumer-acme-dev-nats-0-storage-queue-thumbnails"]
+    assert thumbnails.inputs["config"] == {
+        "durable_name": "queue-thumbnails",
+        "deliver_policy": "all",
+        "ack_policy": "explicit",
+        "ack_wait": 65_000_000_000,  # the function's 60s timeout and 5s to answer: never redelivered while it runs
+        "max_deliver": 5,
+        "max_ack_pending": 1,
+        "replay_policy": "instant",
+        "filter_subject": "storage.object.created",
+    }
+    assert streams["stream-acme-dev-nats-0-storage"].urn in thumbnails.dependencies
+    worker = next(r for r in dev.registrations if r.type == CONTAINER and r.name == "container-acme-dev-events-1")
+    assert {c.urn for c in consumers.values()} <= set(worker.dependencies)

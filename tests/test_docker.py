@@ -42,9 +42,11 @@ def test_containers_per_role_and_replica() -> None:
         "acme-dev-auth-1",
         "acme-dev-cron",
         "acme-dev-email-1",
+        "acme-dev-events-1",
         "acme-dev-functions-1",
         "acme-dev-litefs-fra-0",
         "acme-dev-litefs-fra-1",
+        "acme-dev-nats-0",
         "acme-dev-project-1",
         "acme-dev-rls-1",
         "acme-dev-search-1",
@@ -63,6 +65,7 @@ def test_named_volumes_only_and_labelled() -> None:
     assert sorted(volumes) == [
         "acme-dev-litefs-fra-0",
         "acme-dev-litefs-fra-1",
+        "acme-dev-nats-0",
         "acme-dev-seaweedfs-filer-0",
         "acme-dev-seaweedfs-master-0",
         "acme-dev-seaweedfs-volume-0",
@@ -192,4 +195,5 @@ def test_docker_compose_config_accepts_the_render(tmp_path: Path, monkeypatch: p
     result = subprocess.run(["docker", "compose", "config", "-q"], cwd=out, env=compose_env, capture_output=True, text=True)
     assert (result.returncode, result.stderr) == (0, "")
     names = subprocess.run(["docker", "compose", "config", "--services"], cwd=out, env=compose_env, capture_output=True, text=True)
-    assert len(names.stdout.split()) == 16 and "acme-dev-api-1" in names.stdout.split(), names.stdout + names.stderr
+    # the 18 containers koyalite up creates, and the one-shot that declares the streams and consumers
+    assert len(names.stdout.split()) == 19 and "acme-dev-nats-0-streams" in names.stdout.split(), names.stdout + names.stderr

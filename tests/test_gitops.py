@@ -232,7 +232,7 @@ def test_a_new_storage_class_is_a_risk_for_every_claim_template(capsys: Capture,
     code, out, err = run(capsys, "diff", "--env", "staging", "--against", folder, "-f", "json")
     assert (code, err) == (3, "")
     document = json.loads(out)
-    assert document["summary"] == {"changed": 6, "added": 0, "removed": 0, "risks": 6}
+    assert document["summary"] == {"changed": 7, "added": 0, "removed": 0, "risks": 7}
     reason = (
         "storageClassName changes from unset to standard: a bound volume cannot change its class, "
         f"only new (empty) claims get it; and {IMMUTABLE}"
@@ -241,6 +241,7 @@ def test_a_new_storage_class_is_a_risk_for_every_claim_template(capsys: Capture,
         (f"acme-staging-{name}", [(f"spec.volumeClaimTemplates[name={claim}].spec.storageClassName", reason)])
         for name, claim in [
             ("litefs-fra", "data"),
+            ("nats", "data"),
             ("seaweedfs-filer", "filer"),
             ("seaweedfs-master", "master"),
             ("seaweedfs-volume-fra-rack1", "data"),
@@ -275,7 +276,7 @@ def test_another_environment_s_render_removes_its_namespace(capsys: Capture, pro
     code, out, err = run(capsys, "diff", "--env", "prod", "--against", folder, "-f", "json")
     assert (code, err) == (3, "")
     document = json.loads(out)
-    assert document["summary"] == {"changed": 0, "added": 92, "removed": 81, "risks": 7}
+    assert document["summary"] == {"changed": 0, "added": 107, "removed": 94, "risks": 8}
     risky = [(o["kind"], o["name"], o["risks"][0]["reason"]) for o in document["objects"] if o["risks"]]
     assert risky[0] == (
         "Namespace",
@@ -284,6 +285,7 @@ def test_another_environment_s_render_removes_its_namespace(capsys: Capture, pro
     )
     assert [name for kind, name, _ in risky[1:]] == [
         "acme-staging-litefs-fra",
+        "acme-staging-nats",
         "acme-staging-seaweedfs-filer",
         "acme-staging-seaweedfs-master",
         "acme-staging-seaweedfs-volume-fra-rack1",
@@ -298,7 +300,7 @@ def test_docker_a_removed_named_volume_is_a_risk(capsys: Capture, project: Path)
     code, out, err = run(capsys, "diff", "--env", "dev", "--against", folder, "-f", "json")
     assert (code, err) == (3, "")
     document = json.loads(out)
-    assert (document["target"], document["summary"]) == ("docker", {"changed": 9, "added": 0, "removed": 4, "risks": 1})
+    assert (document["target"], document["summary"]) == ("docker", {"changed": 10, "added": 0, "removed": 4, "risks": 1})
     assert [(o["kind"], o["name"]) for o in document["objects"] if o["status"] == "removed"] == [
         ("service", "acme-dev-search-1"),
         ("service", "acme-dev-weaviate-0"),
@@ -549,43 +551,46 @@ def test_plan_json_totals_of_the_reference_environments(capsys: Capture, in_repo
     dev, staging, prod = document["environments"]
     # dev (docker): one container per part; requests are not reserved, so only the limits are summed
     assert (dev["environment"], dev["target"], dev["where"]) == ("dev", "docker", "the local Docker host")
-    assert dev["objects"] == {"Container": 16, "Network": 1, "SecretSet": 1, "Volume": 6}
+    assert dev["objects"] == {"Consumer": 3, "Container": 18, "Network": 1, "SecretSet": 1, "Stream": 3, "Volume": 7}
     assert dev["totals"] == {
-        "replicas": span(16),
+        "replicas": span(18),
         "cpu_requests_millicores": None,
         # api 1 + auth, project, rls, search 0.5 each + email, studio 0.25 each + functions 1 + 2 LiteFS 1 each
-        # + 4 SeaweedFS containers (master, volume server, filer, S3 gateway) 1 each + Weaviate 2
-        "cpu_limits_millicores": span(1000 + 4 * 500 + 2 * 250 + 1000 + 2 * 1000 + 4 * 1000 + 2000),
-        "memory_requests_bytes": span((256 + 4 * 128 + 64 + 128 + 256 + 2 * 256 + 4 * 256 + 1024) * MI),
-        "memory_limits_bytes": span((512 + 4 * 256 + 128 + 256 + 1024 + 2 * 1024 + 4 * 1024 + 4096) * MI),
-        "storage_bytes": (2 * 10 + 1 + 10 + 10 + 5) * GI,
+        # + 4 SeaweedFS containers (master, volume server, filer, S3 gateway) 1 each + Weaviate 2 + NATS and the
+        # event worker 0.5 each
+        "cpu_limits_millicores": span(1000 + 4 * 500 + 2 * 250 + 1000 + 2 * 1000 + 4 * 1000 + 2000 + 2 * 500),
+        "memory_requests_bytes": span((256 + 4 * 128 + 64 + 128 + 256 + 2 * 256 + 4 * 256 + 1024 + 128 + 64) * MI),
+        "memory_limits_bytes": span((512 + 4 * 256 + 128 + 256 + 1024 + 2 * 1024 + 4 * 1024 + 4096 + 512 + 256) * MI),
+        "storage_bytes": (2 * 10 + 1 + 10 + 10 + 5 + 5) * GI,
         "storage_enforced": False,
     }
     # staging: api autoscales 2-10; LiteFS primary + 1 replica in fra; 2 racks of 1 volume server; 2 Weaviate nodes
-    assert (staging["where"], staging["objects"]["StatefulSet"], staging["objects"]["Deployment"]) == ("namespace acme-staging", 6, 9)
-    # LiteFS 2, SeaweedFS master 1, volume servers 1 + 1, filer 2 and S3 gateway 2 (both at storage.resources), Weaviate 2
-    data = 2 + 1 + 1 + 1 + 2 + 2 + 2
+    assert (staging["where"], staging["objects"]["StatefulSet"], staging["objects"]["Deployment"]) == ("namespace acme-staging", 7, 10)
+    # LiteFS 2, SeaweedFS master 1, volume servers 1 + 1, filer 2 and S3 gateway 2 (both at storage.resources), Weaviate 2,
+    # one NATS server
+    data = 2 + 1 + 1 + 1 + 2 + 2 + 2 + 1
     assert staging["totals"] == {
-        # api, auth, the five single services, the functions runtime, then the data plane
-        "replicas": span(2 + 2 + 5 + 2 + data, 10 + 2 + 5 + 2 + data),
+        # api, auth, the five single services, the functions runtime, the event worker, then the data plane
+        "replicas": span(2 + 2 + 5 + 2 + 1 + data, 10 + 2 + 5 + 2 + 1 + data),
         "cpu_requests_millicores": span(
-            2 * 250 + 2 * 100 + 3 * 100 + 2 * 50 + 2 * 250 + 2 * 250 + 5 * 250 + 2 * 250 + 2 * 500,
-            10 * 250 + 2 * 100 + 3 * 100 + 2 * 50 + 2 * 250 + 2 * 250 + 5 * 250 + 2 * 250 + 2 * 500,
+            2 * 250 + 2 * 100 + 3 * 100 + 2 * 50 + 2 * 250 + 2 * 250 + 5 * 250 + 2 * 250 + 2 * 500 + 100 + 50,
+            10 * 250 + 2 * 100 + 3 * 100 + 2 * 50 + 2 * 250 + 2 * 250 + 5 * 250 + 2 * 250 + 2 * 500 + 100 + 50,
         ),
-        "cpu_limits_millicores": span(20_000, 28_000),
-        "memory_requests_bytes": span(6208 * MI, 8256 * MI),
-        "memory_limits_bytes": span(22144 * MI, 26240 * MI),
-        "storage_bytes": (2 * 10 + 1 + 2 * 50 + 2 * 10 + 2 * 20) * GI,
+        "cpu_limits_millicores": span(21_000, 29_000),
+        "memory_requests_bytes": span((6208 + 192) * MI, (8256 + 192) * MI),
+        "memory_limits_bytes": span((22144 + 768) * MI, (26240 + 768) * MI),
+        "storage_bytes": (2 * 10 + 1 + 2 * 50 + 2 * 10 + 2 * 20 + 5) * GI,
         "storage_enforced": True,
     }
-    # prod: every service at 2; LiteFS 2 in fra and 2 in iad; 3 masters; 6 volume servers over 2 regions x 2 racks
+    # prod: every service at 2; LiteFS 2 in fra and 2 in iad; 3 masters; 6 volume servers over 2 regions x 2 racks;
+    # 3 NATS servers and 2 event workers
     assert prod["totals"] == {
-        "replicas": span(36, 44),
-        "cpu_requests_millicores": span(7750, 7750 + 8 * 250),
-        "cpu_limits_millicores": span(32_000, 32_000 + 8 * 1000),
-        "memory_requests_bytes": span(9856 * MI, (9856 + 8 * 256) * MI),
-        "memory_limits_bytes": span(35584 * MI, (35584 + 8 * 512) * MI),
-        "storage_bytes": (4 * 10 + 3 * 1 + 6 * 100 + 2 * 10 + 3 * 50) * GI,
+        "replicas": span(41, 49),
+        "cpu_requests_millicores": span(7750 + 400, 7750 + 400 + 8 * 250),
+        "cpu_limits_millicores": span(34_500, 34_500 + 8 * 1000),
+        "memory_requests_bytes": span((9856 + 512) * MI, (9856 + 512 + 8 * 256) * MI),
+        "memory_limits_bytes": span((35584 + 2048) * MI, (35584 + 2048 + 8 * 512) * MI),
+        "storage_bytes": (4 * 10 + 3 * 1 + 6 * 100 + 2 * 10 + 3 * 50 + 3 * 5) * GI,
         "storage_enforced": True,
     }
     assert prod["storage"] == [
@@ -594,14 +599,20 @@ def test_plan_json_totals_of_the_reference_environments(capsys: Capture, in_repo
         {"part": "seaweedfs/volume", "claim": "data", "count": 6, "each_bytes": 100 * GI, "total_bytes": 600 * GI},
         {"part": "seaweedfs/filer", "claim": "filer", "count": 2, "each_bytes": 10 * GI, "total_bytes": 20 * GI},
         {"part": "weaviate", "claim": "data", "count": 3, "each_bytes": 50 * GI, "total_bytes": 150 * GI},
+        {"part": "event-bus", "claim": "data", "count": 3, "each_bytes": 5 * GI, "total_bytes": 15 * GI},
     ]
     assert prod["limits"] == [
         {"name": "max_functions", "used": 4, "limit": 50, "unit": "count"},
         {"name": "max_cron_jobs", "used": 3, "limit": 20, "unit": "count"},
         {"name": "max_webhooks", "used": 2, "limit": 20, "unit": "count"},
-        {"name": "storage_quota", "used": 813 * GI, "limit": 2 * 1024 * GI, "unit": "bytes"},
+        {"name": "max_streams", "used": 2, "limit": 10, "unit": "count"},
+        {"name": "max_queues", "used": 1, "limit": 20, "unit": "count"},
+        {"name": "storage_quota", "used": 828 * GI, "limit": 2 * 1024 * GI, "unit": "bytes"},
     ]
-    assert prod["notes"] == ["3 CronJobs run briefly on schedule and are not counted"]
+    assert prod["notes"] == [
+        "3 CronJobs run briefly on schedule and are not counted",
+        "1 Job runs once per deploy (declaring the event streams) and is not counted",
+    ]
     api = next(w for w in prod["workloads"] if w["name"] == "acme-prod-api")
     assert api == {
         "kind": "Deployment",
@@ -639,10 +650,10 @@ def test_plan_tables_for_people(capsys: Capture, in_repo: None) -> None:
     assert lines[totals + 2 : totals + 8] == [
         "                 requests            limits",
         " ──────────────────────────────────────────",
-        " replicas           22–30",
-        " CPU          4850m–6850m             20–28",
-        " memory     6208Mi–8256Mi   22144Mi–26240Mi",
-        " storage            181Gi",
+        " replicas           24–32",
+        " CPU                  5–7             21–29",
+        " memory     6400Mi–8448Mi   22912Mi–27008Mi",
+        " storage            186Gi",
     ]
     assert (
         " StatefulSet acme-staging-seaweedfs-volume-fra-rack2          1          250m           1            256Mi            1Gi" in lines
@@ -654,9 +665,12 @@ def test_plan_tables_for_people(capsys: Capture, in_repo: None) -> None:
         " limits.max_functions       4    50    8%",
         " limits.max_cron_jobs       3    20   15%",
         " limits.max_webhooks        2    20   10%",
-        " limits.storage_quota   181Gi   2Ti    9%",
+        " limits.max_streams         2    10   20%",
+        " limits.max_queues          1    20    5%",
+        " limits.storage_quota   186Gi   2Ti    9%",
         "",
         "note: 3 CronJobs run briefly on schedule and are not counted",
+        "note: 1 Job runs once per deploy (declaring the event streams) and is not counted",
     ]
 
 
@@ -664,7 +678,7 @@ def test_plan_on_docker_reserves_no_cpu(capsys: Capture, in_repo: None) -> None:
     out = run(capsys, "plan", "-e", "dev")[1]
     lines = out.splitlines()
     assert lines[0] == "dev: docker, the local Docker host"
-    assert " CPU             n/a    12500m" in lines
+    assert " CPU             n/a    13500m" in lines
     assert "Storage (declared)" in lines
     assert lines[-2:] == [
         "note: Docker reserves no CPU: requests become relative weights (cpu_shares), so only limits are summed",
@@ -675,17 +689,17 @@ def test_plan_on_docker_reserves_no_cpu(capsys: Capture, in_repo: None) -> None:
 def test_plan_summarises_the_environments_asked_in_their_order(capsys: Capture, in_repo: None) -> None:
     document = json.loads(run(capsys, "plan", "-e", "prod", "-e", "staging", "-f", "json")[1])
     assert [(e["environment"], e["totals"]["storage_bytes"]) for e in document["environments"]] == [
-        ("prod", 813 * GI),
-        ("staging", 181 * GI),
+        ("prod", 828 * GI),
+        ("staging", 186 * GI),
     ]
 
 
 def test_plan_without_a_quota_is_unbounded(capsys: Capture, project: Path) -> None:
     edit(project, "  storage_quota: 2Ti\n", "")
     document = json.loads(run(capsys, "plan", "-e", "staging", "-f", "json")[1])
-    assert document["environments"][0]["limits"][-1] == {"name": "storage_quota", "used": 181 * GI, "limit": None, "unit": "bytes"}
+    assert document["environments"][0]["limits"][-1] == {"name": "storage_quota", "used": 186 * GI, "limit": None, "unit": "bytes"}
     out = run(capsys, "plan", "-e", "staging")[1]
-    assert " limits.storage_quota   181Gi   unbounded     -" in out.splitlines()
+    assert " limits.storage_quota   186Gi   unbounded     -" in out.splitlines()
 
 
 def test_plan_usage_errors(capsys: Capture, in_repo: None) -> None:

@@ -182,17 +182,19 @@ def test_secret_is_rendered_without_values() -> None:
     secret = next(o for o in _objects("prod") if o["kind"] == "Secret")
     assert "data" not in secret and "stringData" not in secret
     assert secret["metadata"]["annotations"]["koyalite.dev/secret-keys"] == (
-        "jwt_secret,service_role_key,smtp_password,weaviate_api_key,webhook_signup_key,webhook_uploads_key"
+        "jwt_secret,nats_password,service_role_key,smtp_password,weaviate_api_key,webhook_signup_key,webhook_uploads_key"
     )
 
 
 def test_a_disabled_feature_produces_nothing(tmp_path: Path) -> None:
     text = (ROOT / "koyalite.yaml").read_text(encoding="utf-8")
     data = yaml.safe_load(text)
-    data["features"].update({"search": False, "storage": False, "edge_functions": False, "cron": False})
+    data["features"].update({"search": False, "storage": False, "edge_functions": False, "cron": False, "events": False, "webhooks": False})
     data.pop("cron")
+    data.pop("webhooks")
+    data.pop("events")
     for env in data["environments"].values():
-        for key in ("search", "storage", "cron", "functions"):
+        for key in ("search", "storage", "cron", "functions", "webhooks", "events"):
             env.pop(key, None)
     data.pop("functions")
     data.pop("search")
@@ -200,7 +202,17 @@ def test_a_disabled_feature_produces_nothing(tmp_path: Path) -> None:
     (tmp_path / "koyalite.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     names = {o["metadata"]["name"] for o in _objects("prod", tmp_path / "koyalite.yaml")}
     assert not any(
-        n.startswith(("acme-prod-weaviate", "acme-prod-seaweedfs", "acme-prod-functions", "acme-prod-cron", "acme-prod-search"))
+        n.startswith(
+            (
+                "acme-prod-weaviate",
+                "acme-prod-seaweedfs",
+                "acme-prod-functions",
+                "acme-prod-cron",
+                "acme-prod-search",
+                "acme-prod-nats",
+                "acme-prod-events",
+            )
+        )
         for n in names
     )
     assert "acme-prod-api" in names

@@ -395,16 +395,16 @@ LIMITS = {
     ),
     "storage-quota-with-breakdown": case(
         "limits: {storage_quota: 100Gi}\ndatabase: {replicas: {local: 2}}\n",
-        "koyalite.yaml:3:25: error: limits.storage_quota: volumes claim 173Gi, above the quota of 100Gi"
+        "koyalite.yaml:3:25: error: limits.storage_quota: volumes claim 183Gi, above the quota of 100Gi"
         " (LiteFS nodes 3x10Gi, SeaweedFS masters 1x1Gi, SeaweedFS volume servers 1x100Gi, SeaweedFS filers 1x10Gi,"
-        " Weaviate nodes 1x32Gi; shrink them or raise the quota)",
+        " Weaviate nodes 1x32Gi, NATS servers 1x10Gi; shrink them or raise the quota)",
     ),
     "storage-quota-counts-enabled-parts-only": case(
-        "limits: {storage_quota: 40Gi}\nfeatures: {storage: false}\nsearch: {volume: 31Gi}\n",
+        "limits: {storage_quota: 40Gi}\nfeatures: {storage: false, events: false}\nsearch: {volume: 31Gi}\n",
         "koyalite.yaml:3:25: error: limits.storage_quota: volumes claim 41Gi, above the quota of 40Gi"
         " (LiteFS nodes 1x10Gi, Weaviate nodes 1x31Gi; shrink them or raise the quota)",
     ),
-    "storage-quota-exactly-met": case("limits: {storage_quota: 42Gi}\nfeatures: {storage: false}\n"),
+    "storage-quota-exactly-met": case("limits: {storage_quota: 52Gi}\nfeatures: {storage: false}\n"),
     "requests-above-limits": case(
         """\
         services:

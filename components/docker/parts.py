@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import pulumi
 
-from components.docker import engine
+from components.docker import engine, nats
 from components.docker.objects import Obj, container_props, logical_name, start_order, volume_options, volume_props
 from components.errors import ComponentError
 
@@ -28,6 +28,9 @@ class Scope:
     """Containers created so far, by name: the dependencies of later ones (start order by health)."""
     awaited: frozenset[str] = frozenset()
     """Containers that others depend on: their create returns once they are healthy."""
+    ready: dict[str, list[pulumi.Resource]] = field(default_factory=dict)
+    """What a container is not ready without, by name: depending on it means depending on those too (the event bus
+    container and the streams and consumers declared in it)."""
 
 
 class Bundled(pulumi.ComponentResource):
@@ -63,6 +66,7 @@ class Bundled(pulumi.ComponentResource):
                 "the platform creates parts in start order; this is a bug in that order",
             )
         needs: list[pulumi.Resource] = [scope.containers[d] for d in obj["depends_on"]]
+        needs += [r for d in obj["depends_on"] for r in scope.ready.get(d, ())]
         needs += [self.volumes[v["volume"]] for v in obj["volumes"] if v["volume"] in self.volumes]
         return engine.Container(
             logical_name(obj),
@@ -95,6 +99,40 @@ class Cron(Bundled):
     TYPE: ClassVar[str] = "koyalite:docker:Cron"
 
 
+class EventBus(Bundled):
+    """The NATS server, then its streams (kept on destroy, guarded) and the consumers in them."""
+
+    TYPE: ClassVar[str] = "koyalite:docker:EventBus"
+    streams: dict[str, nats.Stream]
+    consumers: dict[str, nats.Consumer]
+
+    def __init__(self, name: str, objects: Sequence[Obj], scope: Scope, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(name, objects, scope, opts)
+        self.streams, self.consumers = {}, {}
+        for obj in (o for o in objects if o["kind"] == "Stream"):
+            self.streams[obj["name"]] = nats.Stream(
+                f"stream-{obj['bus']}-{obj['name']}",
+                _nats_props(obj, scope.host),
+                pulumi.ResourceOptions(parent=self, depends_on=[self.containers[obj["bus"]]], retain_on_delete=True, protect=scope.protect),
+            )
+        for obj in (o for o in objects if o["kind"] == "Consumer"):
+            self.consumers[obj["name"]] = nats.Consumer(
+                f"consumer-{obj['bus']}-{obj['stream']}-{obj['name']}",
+                {**_nats_props(obj, scope.host), "stream": obj["stream"], "name": obj["name"]},
+                pulumi.ResourceOptions(parent=self, depends_on=[self.containers[obj["bus"]], self.streams[obj["stream"]]]),
+            )
+        for bus in self.containers:
+            scope.ready[bus] = [*self.streams.values(), *self.consumers.values()]
+
+
+def _nats_props(obj: Obj, host: str) -> dict[str, object]:
+    return {"host": host, "bus": obj["bus"], "user": obj["user"], "config": obj["config"]}
+
+
+class EventWorker(Bundled):
+    TYPE: ClassVar[str] = "koyalite:docker:EventWorker"
+
+
 PARTS: dict[str, type[Bundled]] = {
     "service": Service,
     "edge-runtime": EdgeRuntime,
@@ -102,6 +140,8 @@ PARTS: dict[str, type[Bundled]] = {
     "seaweedfs": SeaweedFS,
     "weaviate": Weaviate,
     "cron": Cron,
+    "event-bus": EventBus,
+    "event-worker": EventWorker,
 }
-"""Plan kind -> component. Kinds whose objects are not resources of their own (config, secrets, webhooks,
-network) are handled by the platform: config and webhooks ride in containers, secrets in uploads."""
+"""Plan kind -> component. Kinds whose objects are not resources of their own (config, secrets, network) are handled
+by the platform: config rides in containers, secrets in uploads."""

@@ -18,8 +18,8 @@ from provisioner.plan.model import Plan
 from provisioner.targets.docker import translate
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
-CARRIED = frozenset({"config", "secrets", "webhooks", "network"})
-"""Bundles with no component: their objects ride in containers (config, webhooks, secrets) or are the network."""
+CARRIED = frozenset({"config", "secrets", "network"})
+"""Bundles with no component: their objects ride in containers (config, secrets) or are the network."""
 
 
 class Network(pulumi.ComponentResource):

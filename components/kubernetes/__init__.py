@@ -7,6 +7,8 @@ from components.kubernetes.parts import (
     Config,
     Cron,
     EdgeRuntime,
+    EventBus,
+    EventWorker,
     LiteFS,
     Namespace,
     Network,
@@ -15,7 +17,6 @@ from components.kubernetes.parts import (
     Secrets,
     Service,
     Weaviate,
-    Webhooks,
 )
 from components.kubernetes.platform import deploy, provider
 
@@ -26,6 +27,8 @@ __all__ = [
     "Config",
     "Cron",
     "EdgeRuntime",
+    "EventBus",
+    "EventWorker",
     "Kind",
     "LiteFS",
     "Namespace",
@@ -35,7 +38,6 @@ __all__ = [
     "Secrets",
     "Service",
     "Weaviate",
-    "Webhooks",
     "deploy",
     "is_retained",
     "is_stateful",

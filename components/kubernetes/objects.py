@@ -53,6 +53,7 @@ KINDS: dict[tuple[str, str], Kind] = {
     # its persistentVolumeClaimRetentionPolicy says Retain, and the next `up` binds them again
     ("apps/v1", "StatefulSet"): Kind(apps.v1.StatefulSet, stateful=_has_claims),
     ("batch/v1", "CronJob"): Kind(batch.v1.CronJob),
+    ("batch/v1", "Job"): Kind(batch.v1.Job),
     ("autoscaling/v2", "HorizontalPodAutoscaler"): Kind(autoscaling.v2.HorizontalPodAutoscaler),
     ("policy/v1", "PodDisruptionBudget"): Kind(policy.v1.PodDisruptionBudget),
     ("networking.k8s.io/v1", "NetworkPolicy"): Kind(networking.v1.NetworkPolicy),

@@ -172,14 +172,21 @@ class Weaviate(Stateful):
     TYPE: ClassVar[str] = "koyalite:kubernetes:Weaviate"
 
 
-class Webhooks(Bundled):
-    """Webhook configuration the API service mounts (secret names only)."""
+class EventBus(Stateful):
+    """NATS with JetStream: the server StatefulSet, its Services, and the Job that declares streams and consumers."""
 
-    TYPE: ClassVar[str] = "koyalite:kubernetes:Webhooks"
-    config_map: core.v1.ConfigMap
+    TYPE: ClassVar[str] = "koyalite:kubernetes:EventBus"
+    jobs: list[batch.v1.Job]
 
     def expose(self) -> None:
-        self.config_map = self.one(core.v1.ConfigMap)
+        super().expose()
+        self.jobs = self.of(batch.v1.Job)
+
+
+class EventWorker(Service):
+    """koyalite-events: publishes for the services and delivers the bus's queues and webhooks."""
+
+    TYPE: ClassVar[str] = "koyalite:kubernetes:EventWorker"
 
 
 class Cron(Bundled):
@@ -225,7 +232,8 @@ PARTS: dict[str, type[Bundled]] = {
     "litefs": LiteFS,
     "seaweedfs": SeaweedFS,
     "weaviate": Weaviate,
-    "webhooks": Webhooks,
+    "event-bus": EventBus,
+    "event-worker": EventWorker,
     "cron": Cron,
     "network": Network,
 }

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 STATEFUL_TYPES = frozenset(
     {
         "pulumi-python:dynamic/docker:Volume",  # components/docker/engine.py
+        "pulumi-python:dynamic/nats:Stream",  # components/docker/nats.py
         "kubernetes:core/v1:PersistentVolumeClaim",
         "kubernetes:core/v1:Namespace",
         "kubernetes:apps/v1:StatefulSet",
     }
 )
-"""Resource types that hold data: volumes and claims, the sets that own claims, and namespaces (deleting one
-deletes everything in it)."""
+"""Resource types that hold data: volumes and claims, the sets that own claims, event streams, and namespaces
+(deleting one deletes everything in it)."""
 
 DESTRUCTIVE = frozenset({"delete", "replace", "create-replacement", "delete-replaced", "discard", "discard-replaced"})
 """Step operations that remove the old resource (Pulumi's OpType names)."""

@@ -15,7 +15,7 @@ from typing import Any
 from provisioner.manifest import Checked
 from provisioner.manifest.models.types import parse_bytes, parse_cpu
 from provisioner.manifest.rules.limits import claims as manifest_claims
-from provisioner.plan.model import CronTask, EdgeRuntime, Plan, Webhooks
+from provisioner.plan.model import CronTask, EdgeRuntime, EventBus, Plan
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +195,12 @@ def _kubernetes(checked: Checked, plan: Plan) -> Summary:
     jobs = sum(obj["kind"] == "CronJob" for obj in objects)
     if jobs:
         notes.append(f"{jobs} CronJob{'s' if jobs != 1 else ''} run briefly on schedule and are not counted")
+    once = sum(obj["kind"] == "Job" for obj in objects)
+    if once:
+        many = once != 1
+        notes.append(
+            f"{once} Job{'s run' if many else ' runs'} once per deploy (declaring the event streams) and {'are' if many else 'is'} not counted"
+        )
     if any(w.each.cpu_request is None or w.each.memory_request is None for w in workloads):
         notes.append("some workloads request no CPU or memory: they count as 0")
     return Summary(
@@ -255,7 +261,10 @@ def summarize(checked: Checked, plan: Plan) -> Summary:
     uses = (
         LimitUse("max_functions", sum(len(p.functions) for p in plan.of(EdgeRuntime)), limits.max_functions),
         LimitUse("max_cron_jobs", len(plan.of(CronTask)), limits.max_cron_jobs),
-        LimitUse("max_webhooks", sum(len(p.hooks) for p in plan.of(Webhooks)), limits.max_webhooks),
+        LimitUse("max_webhooks", len(checked.manifest.webhooks) if checked.manifest.features.webhooks else 0, limits.max_webhooks),
+        # declared streams and queues, as the rules count them (the stream webhook events may add is not the user's)
+        LimitUse("max_streams", len(checked.manifest.events.streams) if plan.of(EventBus) else 0, limits.max_streams),
+        LimitUse("max_queues", len(checked.manifest.events.queues) if plan.of(EventBus) else 0, limits.max_queues),
         LimitUse("storage_quota", found.storage, parse_bytes(limits.storage_quota) if limits.storage_quota else None, "bytes"),
     )
     return replace(found, limits=uses)

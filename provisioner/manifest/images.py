@@ -12,6 +12,9 @@ SEAWEEDFS_VERSION = "4.44"
 WEAVIATE_VERSION = "1.38.2"
 """Weaviate release of the default search image (the upstream Helm chart's appVersion)."""
 
+NATS_VERSION = "2.15.2"
+"""NATS server release of the default event bus image."""
+
 
 def split(reference: str) -> tuple[str, str | None]:
     """(repository, tag or `sha256:…` digest or None): `reg:5000/a/b:1.2` -> (`reg:5000/a/b`, `1.2`)."""

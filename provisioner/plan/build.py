@@ -7,19 +7,23 @@ from pathlib import Path
 
 from provisioner.errors import Diagnostic, ManifestError
 from provisioner.manifest import Checked, images
-from provisioner.manifest.models import Manifest, Service
+from provisioner.manifest.models import Manifest, Service, Webhook
+from provisioner.manifest.models.events import WEBHOOK_STREAM, Queue, Stream, captures, dead_letter_subject, parse_age, webhook_subjects
 from provisioner.manifest.models.services import Health
 from provisioner.manifest.models.services import Resources as ManifestResources
-from provisioner.manifest.models.types import parse_duration
+from provisioner.manifest.models.types import parse_bytes, parse_duration
 from provisioner.manifest.naming import object_name
 from provisioner.manifest.rules.dataplane import placement
 from provisioner.manifest.rules.policy import enabled_services
 from provisioner.plan.model import (
     Autoscale,
+    ConsumerSpec,
     CronTask,
     DockerHints,
     Edge,
     EdgeRuntime,
+    EventBus,
+    EventWorker,
     FunctionCode,
     Image,
     KubernetesHints,
@@ -36,11 +40,10 @@ from provisioner.plan.model import (
     SecretEnv,
     SecretSet,
     StatelessService,
+    StreamSpec,
     Volume,
     VolumeServer,
     Weaviate,
-    Webhooks,
-    WebhookSpec,
 )
 
 FUNCTIONS_PREFIX = "/functions/v1"
@@ -113,7 +116,6 @@ class _Builder:
                     probe=_probe(s.health, s.port),
                     env=_env(s.env),
                     secrets=_secrets(s.secrets),
-                    mounts_webhooks=role == "api" and self.m.features.webhooks and bool(self.m.webhooks),
                 )
             )
         return found
@@ -259,24 +261,82 @@ class _Builder:
             )
         return tasks
 
-    def webhooks(self) -> Webhooks | None:
-        if not (self.m.features.webhooks and self.m.webhooks):
-            return None
-        hooks = tuple(
-            WebhookSpec(
-                h.name,
-                tuple(h.events),
-                h.url,
-                h.secret,
-                h.retry.max_attempts,
-                h.retry.backoff,
-                parse_duration(h.retry.initial_interval),
-                parse_duration(h.retry.max_interval),
-                parse_duration(h.timeout),
+    def events(self, runtime: EdgeRuntime | None) -> list[Part]:
+        """The bus and its worker: the declared streams (and the one webhook events need), a consumer per queue and
+        per webhook and stream it reads."""
+        m = self.m
+        if not m.features.events:
+            return []
+        bus = m.events.bus
+        servers = 1 if self.settings.target == "docker" else bus.replicas
+        hooks = sorted(m.webhooks, key=lambda h: h.name) if m.features.webhooks else []
+        streams = [_stream(s) for s in m.events.streams]
+        needed = webhook_subjects(m.events.streams, [(h.name, list(h.events)) for h in hooks])
+        if needed:
+            streams.append(
+                StreamSpec(
+                    WEBHOOK_STREAM,
+                    tuple(needed),
+                    7 * 86400,
+                    min(parse_bytes("1Gi"), parse_bytes(bus.volume)),
+                    -1,
+                    "file",
+                    min(3, servers),
+                    "old",
+                )
             )
-            for h in sorted(self.m.webhooks, key=lambda h: h.name)
+        consumers = [c for q in sorted(m.events.queues, key=lambda q: q.name) if (c := self._queue(q, runtime)) is not None]
+        for hook in hooks:
+            consumers += _webhook_consumers(hook, streams)
+        name = self.name("nats")
+        event_bus = EventBus(
+            name=name,
+            role="nats",
+            image=self.image("nats", bus.image, None, images.NATS_VERSION),
+            servers=servers,
+            volume=Volume("data", "/data", bus.volume, self.storage_class(bus.storage_class)),
+            resources=_resources(bus.resources),
+            streams=tuple(streams),
+            consumers=tuple(consumers),
         )
-        return Webhooks(name=self.name("webhooks"), role="webhooks", hooks=hooks)
+        worker = EventWorker(
+            name=self.name("events"),
+            role="events",
+            image=self.image("events", None, None),
+            replicas=1 if servers == 1 else 2,
+            resources=Resources("50m", "64Mi", "500m", "256Mi"),
+            bus_url=f"nats://{name}:{event_bus.client_port}",
+            user=event_bus.user,
+            password_secret=event_bus.password_secret,
+            consumers=tuple(consumers),
+            publish=tuple(sorted({p for s in streams for p in s.subjects})),
+        )
+        return [event_bus, worker]
+
+    def _queue(self, queue: Queue, runtime: EdgeRuntime | None) -> ConsumerSpec | None:
+        if queue.function is not None:
+            if runtime is None:
+                return None  # the rules refuse this; a disabled runtime leaves nothing to call
+            fn = next(f for f in runtime.functions if f.name == queue.function)
+            url, secret, timeout = f"http://{runtime.name}:{runtime.port}/{fn.name}", None, fn.timeout_s
+        else:
+            hook = next(h for h in self.m.webhooks if h.name == queue.webhook)
+            url, secret, timeout = hook.url, hook.secret, parse_duration(hook.timeout)
+        return ConsumerSpec(
+            name=f"queue-{queue.name}",
+            stream=queue.stream,
+            subjects=tuple(queue.subjects),
+            deliver="function" if queue.function else "webhook",
+            target=queue.function or queue.webhook or "",
+            url=url,
+            secret=secret,
+            ack_wait_s=max(parse_duration(queue.ack_wait), timeout + 5),
+            max_deliver=queue.max_deliver,
+            backoff_s=tuple(parse_duration(b) for b in queue.backoff) or (1.0,),
+            max_in_flight=queue.max_in_flight,
+            timeout_s=timeout,
+            dead_letter=dead_letter_subject("queue", queue.name, queue.dead_letter),
+        )
 
     def config(self, parts: Iterable[Part]) -> ProjectConfig:
         m = self.m
@@ -318,8 +378,8 @@ class _Builder:
                 keys |= {s.secret for fn in part.functions for s in fn.secrets}
             if isinstance(part, Weaviate):
                 keys.add(part.api_key_secret)
-            if isinstance(part, Webhooks):
-                keys |= {h.secret for h in part.hooks}
+            if isinstance(part, EventWorker):
+                keys |= {s.secret for s in part.secrets}
         return SecretSet(name=self.name("secrets"), role="secrets", keys=tuple(sorted(keys)))
 
     def network(self, parts: list[Part]) -> Network:
@@ -357,7 +417,18 @@ class _Builder:
         for w in (p for p in parts if isinstance(p, Weaviate)):
             allow("weaviate", "weaviate", w.gossip_port, w.data_port, w.raft_port, w.raft_rpc_port)
             allow("search", "weaviate", w.http_port, w.grpc_port)
+        for bus in (p for p in parts if isinstance(p, EventBus)):
+            allow("nats", "nats", bus.cluster_port)
+            allow("events", "nats", bus.client_port)
+            if bus.streams or bus.consumers:  # the one-shot that declares them (no part of its own)
+                edges.add(Edge(bus.streams_role, "nats", bus.client_port))
+        for worker in (p for p in parts if isinstance(p, EventWorker)):
+            for role in ("api", "auth", "project", "rls", "search", "email", "functions"):
+                allow(role, "events", worker.port)
+            allow("events", "functions", ports.get("functions", 0))
         egress = {"api", "email", "functions"} & roles
+        if any(isinstance(p, EventWorker) and any(c.deliver == "webhook" for c in p.consumers) for p in parts):
+            egress.add("events")
         if any(isinstance(p, CronTask) and p.function is None for p in parts):
             egress.add("cron")
         routes = [Route("/", "api", ports["api"])]
@@ -395,8 +466,9 @@ class _Builder:
     def build(self) -> Plan:
         runtime = self.runtime()
         parts: list[Part] = [*self.services()]
-        optional: list[Part | None] = [runtime, self.litefs(), self.seaweedfs(), self.weaviate(), self.webhooks()]
+        optional: list[Part | None] = [runtime, self.litefs(), self.seaweedfs(), self.weaviate()]
         parts += [p for p in optional if p is not None]
+        parts += self.events(runtime)
         parts += self.cron(runtime)
         parts = [self.config(parts), self.secret_set(parts), *parts]
         parts.append(self.network(parts))
@@ -411,6 +483,48 @@ class _Builder:
             kubernetes=kubernetes,
             docker=docker,
         )
+
+
+def _stream(stream: Stream) -> StreamSpec:
+    return StreamSpec(
+        stream.name,
+        tuple(stream.subjects),
+        parse_age(stream.max_age) if stream.max_age else 0,
+        parse_bytes(stream.max_bytes) if stream.max_bytes else -1,
+        stream.max_msgs or -1,
+        stream.storage,
+        stream.replicas,
+        stream.discard,
+    )
+
+
+def _webhook_consumers(hook: Webhook, streams: list[StreamSpec]) -> list[ConsumerSpec]:
+    """One consumer per stream that keeps some of the webhook's events (most webhooks read one stream)."""
+    retry, timeout = hook.retry, parse_duration(hook.timeout)
+    first, most = parse_duration(retry.initial_interval), parse_duration(retry.max_interval)
+    waits = [min(most, first * (2**i if retry.backoff == "exponential" else 1)) for i in range(max(1, retry.max_attempts - 1))]
+    by_stream: dict[str, list[str]] = {}
+    for event in hook.events:
+        stream = next(s for s in streams if any(captures(p, event) for p in s.subjects))
+        by_stream.setdefault(stream.name, []).append(event)
+    return [
+        ConsumerSpec(
+            name=f"webhook-{hook.name}" if len(by_stream) == 1 else f"webhook-{hook.name}-{stream}",
+            stream=stream,
+            subjects=tuple(events),
+            deliver="webhook",
+            target=hook.name,
+            url=hook.url,
+            secret=hook.secret,
+            ack_wait_s=timeout + 5,
+            max_deliver=retry.max_attempts,
+            backoff_s=tuple(waits),
+            max_in_flight=1,
+            timeout_s=timeout,
+            dead_letter=dead_letter_subject("webhook", hook.name),
+        )
+        for stream, events in sorted(by_stream.items())
+    ]
 
 
 def _urls(part: Part) -> list[tuple[str, str]]:
@@ -433,6 +547,10 @@ def _urls(part: Part) -> list[tuple[str, str]]:
             ("KOYALITE_WEAVIATE_URL", f"http://{part.name}:{part.http_port}"),
             ("KOYALITE_WEAVIATE_GRPC", f"{part.name}:{part.grpc_port}"),
         ]
+    if isinstance(part, EventWorker):
+        return [("KOYALITE_EVENTS_URL", f"http://{part.name}:{part.port}")]
+    if isinstance(part, EventBus):
+        return [("KOYALITE_NATS_URL", f"nats://{part.name}:{part.client_port}")]
     return []
 
 

@@ -124,7 +124,6 @@ class StatelessService(Part):
     probe: Probe
     env: tuple[tuple[str, str], ...]
     secrets: tuple[SecretEnv, ...]
-    mounts_webhooks: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,44 +261,144 @@ class CronTask(Part):
 
 
 @dataclass(frozen=True, slots=True)
-class WebhookSpec:
+class StreamSpec:
+    """A JetStream stream: what it captures and how much it keeps (0 or -1: no limit, as JetStream writes it)."""
+
     name: str
-    events: tuple[str, ...]
-    url: str
-    secret: str
-    max_attempts: int
-    backoff: str
-    initial_interval_s: float
-    max_interval_s: float
-    timeout_s: float
+    subjects: tuple[str, ...]
+    max_age_s: int
+    max_bytes: int
+    max_msgs: int
+    storage: str
+    replicas: int
+    discard: str
+
+    def config(self) -> dict[str, object]:
+        """The stream's JetStream configuration (the JSON `nats stream add --config` reads)."""
+        return {
+            "name": self.name,
+            "subjects": list(self.subjects),
+            "retention": "limits",
+            "max_consumers": -1,
+            "max_msgs_per_subject": -1,
+            "max_msgs": self.max_msgs,
+            "max_bytes": self.max_bytes,
+            "max_age": self.max_age_s * 1_000_000_000,
+            "max_msg_size": -1,
+            "storage": self.storage,
+            "discard": self.discard,
+            "num_replicas": self.replicas,
+            "duplicate_window": 120_000_000_000,
+        }
 
 
 @dataclass(frozen=True, slots=True)
-class Webhooks(Part):
-    """Webhook configuration delivered to the API service (which signs and sends deliveries)."""
+class ConsumerSpec:
+    """A durable consumer the event worker drains: each message POSTed to `url` until a 2xx, retried after the
+    waits in `backoff_s` (the last repeats), moved to `dead_letter` after `max_deliver` tries."""
 
-    kind: ClassVar[str] = "webhooks"
-    hooks: tuple[WebhookSpec, ...]
+    name: str
+    stream: str
+    subjects: tuple[str, ...]
+    deliver: str  # function | webhook
+    target: str
+    url: str
+    secret: str | None
+    ack_wait_s: float
+    max_deliver: int
+    backoff_s: tuple[float, ...]
+    max_in_flight: int
+    timeout_s: float
+    dead_letter: str
+
+    def config(self) -> dict[str, object]:
+        """The consumer's JetStream configuration: durable, pull, explicit acknowledgement."""
+        found: dict[str, object] = {
+            "durable_name": self.name,
+            "deliver_policy": "all",
+            "ack_policy": "explicit",
+            "ack_wait": int(self.ack_wait_s * 1_000_000_000),
+            "max_deliver": self.max_deliver,
+            "max_ack_pending": self.max_in_flight,
+            "replay_policy": "instant",
+        }
+        if len(self.subjects) == 1:
+            found["filter_subject"] = self.subjects[0]
+        elif self.subjects:
+            found["filter_subjects"] = list(self.subjects)
+        return found
+
+    @property
+    def secret_env(self) -> str | None:
+        """The environment variable the worker reads the signing secret from."""
+        return self.secret.upper() if self.secret else None
+
+
+@dataclass(frozen=True, slots=True)
+class EventBus(Part):
+    """NATS with JetStream: the servers, and the streams and consumers they hold."""
+
+    kind: ClassVar[str] = "event-bus"
+    streams_role: ClassVar[str] = "nats-streams"
+    """The role of the one-shot that declares the streams and consumers where no Pulumi resource does (a compose
+    service, a Kubernetes Job): a network identity of its own, since it serves nothing."""
+    image: Image
+    servers: int
+    volume: Volume
+    resources: Resources
+    streams: tuple[StreamSpec, ...]
+    consumers: tuple[ConsumerSpec, ...]
+    password_secret: str = "nats_password"
+    user: str = "koyalite"
+    client_port: int = 4222
+    cluster_port: int = 6222
+    monitor_port: int = 8222
+    store_dir: str = "/data"
+
+
+@dataclass(frozen=True, slots=True)
+class EventWorker(Part):
+    """koyalite-events: publishes what the services report and delivers the bus's consumers (functions, webhooks)."""
+
+    kind: ClassVar[str] = "event-worker"
+    image: Image
+    replicas: int
+    resources: Resources
+    bus_url: str
+    user: str
+    password_secret: str
+    consumers: tuple[ConsumerSpec, ...]
+    publish: tuple[str, ...]
+    port: int = 8080
+    probe: Probe = Probe("/health", 8080)
+
+    @property
+    def secrets(self) -> tuple[SecretEnv, ...]:
+        """The bus password and every webhook's signing secret, as the worker's environment."""
+        hooks = {c.secret for c in self.consumers if c.secret}
+        return (SecretEnv("NATS_PASSWORD", self.password_secret), *(SecretEnv(s.upper(), s) for s in sorted(hooks)))
 
     def document(self) -> dict[str, object]:
-        """The configuration file the API reads: no secret values, only the secret names."""
+        """The worker's configuration file: no secret values, only the variables that hold them."""
         return {
-            "webhooks": [
+            "bus": {"url": self.bus_url, "user": self.user},
+            "publish": list(self.publish),
+            "consumers": [
                 {
-                    "name": h.name,
-                    "events": list(h.events),
-                    "url": h.url,
-                    "secret": h.secret,
-                    "timeout_s": h.timeout_s,
-                    "retry": {
-                        "max_attempts": h.max_attempts,
-                        "backoff": h.backoff,
-                        "initial_interval_s": h.initial_interval_s,
-                        "max_interval_s": h.max_interval_s,
-                    },
+                    "name": c.name,
+                    "stream": c.stream,
+                    "deliver": c.deliver,
+                    "target": c.target,
+                    "url": c.url,
+                    "secret_env": c.secret_env,
+                    "timeout_s": c.timeout_s,
+                    "max_deliver": c.max_deliver,
+                    "backoff_s": list(c.backoff_s),
+                    "max_in_flight": c.max_in_flight,
+                    "dead_letter": c.dead_letter,
                 }
-                for h in self.hooks
-            ]
+                for c in self.consumers
+            ],
         }
 
 

@@ -7,6 +7,7 @@ import posixpath
 from typing import Any
 
 from provisioner.render.dump import dumps
+from provisioner.targets.nats_config import APPLY_DIR, APPLY_SCRIPT
 
 SECRETS_DIR = "secrets"
 FILES_DIR = "files"
@@ -70,6 +71,48 @@ def _service(c: dict[str, Any]) -> dict[str, Any]:
     return service
 
 
+def _streams_service(bus: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """A one-shot service that declares the bus's streams and consumers once the server is healthy: compose's stand-in
+    for the Stream and Consumer resources `koyalite up` creates (render.files writes the JSON it reads)."""
+    first = items[0]
+    return {
+        "container_name": f"{bus}-streams",
+        "image": first["image"],
+        "restart": "no",
+        "labels": first["labels"],
+        "networks": {first["network"]: {}},
+        "command": ["sh", f"{APPLY_DIR}/apply.sh"],
+        "environment": {
+            "NATS_URL": first["url"],
+            "NATS_USER": first["user"],
+            "NATS_PASSWORD_FILE": f"/run/secrets/{first['password_secret']}",
+        },
+        "secrets": [{"source": first["password_secret"], "target": first["password_secret"]}],
+        "volumes": [
+            {"type": "bind", "source": f"./{FILES_DIR}/{bus}-streams", "target": APPLY_DIR, "read_only": True},
+        ],
+        "depends_on": {bus: {"condition": "service_healthy"}},
+        "user": "10001:10001",
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges:true"],
+    }
+
+
+def _apply_files(items: list[dict[str, Any]]) -> dict[str, str]:
+    """The one-shot service's folder: its script and one JSON configuration per stream and consumer."""
+    from provisioner.targets.json_file import json_file
+
+    out: dict[str, str] = {}
+    for obj in items:
+        folder = f"{FILES_DIR}/{obj['bus']}-streams"
+        out[f"{folder}/apply.sh"] = APPLY_SCRIPT
+        if obj["kind"] == "Stream":
+            out[f"{folder}/streams/{obj['name']}.json"] = json_file(obj["config"])
+        else:
+            out[f"{folder}/consumers/{obj['stream']}/{obj['name']}.json"] = json_file(obj["config"])
+    return out
+
+
 def compose(objects: list[dict[str, Any]], project: str) -> dict[str, Any]:
     """The compose document (Compose Specification, as `docker compose` v2 and later read it).
 
@@ -87,8 +130,19 @@ def compose(objects: list[dict[str, Any]], project: str) -> dict[str, Any]:
             doc["volumes"][obj["name"]] = {"name": obj["name"], "labels": obj["labels"]}
         elif kind == "SecretSet":
             doc["secrets"] = {key: {"file": f"./{SECRETS_DIR}/{key}"} for key in obj["keys"]}
+        elif kind in ("Stream", "Consumer"):
+            continue  # gathered below into one one-shot service per bus
         else:
             raise ValueError(f"compose render has no place for a {kind}")
+    buses: dict[str, list[dict[str, Any]]] = {}
+    for obj in objects:
+        if obj["kind"] in ("Stream", "Consumer"):
+            buses.setdefault(obj["bus"], []).append(obj)
+    for bus, items in buses.items():
+        for service in doc["services"].values():  # who waits for the bus waits for its streams too
+            if bus in service.get("depends_on", {}):
+                service["depends_on"][f"{bus}-streams"] = {"condition": "service_completed_successfully"}
+        doc["services"][f"{bus}-streams"] = _streams_service(bus, items)
     return {k: v for k, v in doc.items() if v or k == "services"}
 
 
@@ -98,6 +152,7 @@ def files(objects: list[dict[str, Any]], project: str) -> dict[str, str]:
     for obj in objects:
         for file in obj.get("files", []):
             out[_file_name(file)] = file["content"]
+    out |= _apply_files([o for o in objects if o["kind"] in ("Stream", "Consumer")])
     keys: list[str] = next((o["keys"] for o in objects if o["kind"] == "SecretSet"), [])
     if keys:
         out[f"{SECRETS_DIR}/README"] = (

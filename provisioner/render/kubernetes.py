@@ -18,6 +18,7 @@ ORDER = {
     "HorizontalPodAutoscaler": 50,
     "PodDisruptionBudget": 50,
     "CronJob": 60,
+    "Job": 65,
     "Ingress": 70,
 }
 """Apply order (and file-name prefix): the namespace first, the ingress last. Stable, so adding an object renames nothing."""

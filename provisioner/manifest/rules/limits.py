@@ -41,6 +41,8 @@ def claims(m: Manifest) -> list[tuple[str, int, int]]:
         ]
     if m.features.search:
         found.append(("Weaviate nodes", m.search.replicas, parse_bytes(m.search.volume)))
+    if m.features.events:
+        found.append(("NATS servers", m.events.bus.replicas, parse_bytes(m.events.bus.volume)))
     return found
 
 

@@ -16,11 +16,11 @@ from provisioner.targets.docker.common import Context
 REGISTRY: Registry[Context] = Registry("docker")
 
 # Translators register themselves on import.
-from provisioner.targets.docker import data, scheduler, stateless  # noqa: E402
+from provisioner.targets.docker import data, events, scheduler, stateless  # noqa: E402
 from provisioner.targets.docker.warnings import warnings  # noqa: E402
 
 __all__ = ["REGISTRY", "objects", "translate", "warnings"]
-_ = (data, stateless)
+_ = (data, events, stateless)
 
 
 def translate(plan: Plan) -> list[Bundle]:

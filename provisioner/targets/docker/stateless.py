@@ -14,13 +14,11 @@ from provisioner.plan.model import (
     SecretSet,
     StatelessService,
     Weaviate,
-    Webhooks,
 )
 from provisioner.targets.docker import REGISTRY
 from provisioner.targets.docker.common import Context, Obj, container, healthcheck, labels
 from provisioner.targets.json_file import json_file
 
-WEBHOOKS_FILE = "/etc/koyalite/webhooks/webhooks.json"
 FUNCTIONS_DIR = "/functions"
 FUNCTIONS_FILE = "/etc/koyalite/functions/functions.json"
 
@@ -48,10 +46,6 @@ def _dependencies(ctx: Context, role: str) -> list[str]:
 def service(part: StatelessService, ctx: Context) -> list[Obj]:
     files: list[Obj] = []
     env = {"PORT": str(part.port), **dict(part.env)}
-    if part.mounts_webhooks:
-        hooks = next(p for p in ctx.plan.parts if isinstance(p, Webhooks))
-        files.append({"path": WEBHOOKS_FILE, "content": json_file(hooks.document())})
-        env["KOYALITE_WEBHOOKS_FILE"] = WEBHOOKS_FILE
     objs = []
     for i, name in enumerate(replica_names(part.name, part.replicas)):
         spec = container(
@@ -118,12 +112,6 @@ def runtime(part: EdgeRuntime, ctx: Context) -> list[Obj]:
 @REGISTRY.register(ProjectConfig)
 def project_config(part: ProjectConfig, ctx: Context) -> list[Obj]:
     """Nothing of its own: every KoyaLite container gets the configuration as environment (common.container)."""
-    return []
-
-
-@REGISTRY.register(Webhooks)
-def webhooks(part: Webhooks, ctx: Context) -> list[Obj]:
-    """Nothing of its own: the API containers get the webhooks file (see `service`)."""
     return []
 
 

@@ -14,6 +14,7 @@ REGISTRY: Registry[Context] = Registry("kubernetes")
 from provisioner.targets.kubernetes import (  # noqa: E402
     config,
     cron,
+    events,
     litefs,
     network,
     runtime,
@@ -23,7 +24,7 @@ from provisioner.targets.kubernetes import (  # noqa: E402
 )
 
 __all__ = ["REGISTRY", "namespace", "objects", "translate"]
-_ = (config, cron, litefs, network, runtime, seaweedfs, services, weaviate)
+_ = (config, cron, events, litefs, network, runtime, seaweedfs, services, weaviate)
 
 
 def namespace(ctx: Context) -> dict[str, Any]:

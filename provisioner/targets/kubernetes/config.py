@@ -1,9 +1,8 @@
-"""Configuration parts: the project ConfigMap, the environment's Secret (names only) and the webhooks file."""
+"""Configuration parts: the project ConfigMap and the environment's Secret (names only)."""
 
 from __future__ import annotations
 
-from provisioner.plan.model import ProjectConfig, SecretSet, Webhooks
-from provisioner.targets.json_file import json_file
+from provisioner.plan.model import ProjectConfig, SecretSet
 from provisioner.targets.kubernetes import REGISTRY
 from provisioner.targets.kubernetes.common import Context, Obj, metadata
 
@@ -21,9 +20,3 @@ def project_config(part: ProjectConfig, ctx: Context) -> list[Obj]:
 def secret_set(part: SecretSet, ctx: Context) -> list[Obj]:
     meta = metadata(ctx, part.name, part, annotations={KEYS_ANNOTATION: ",".join(part.keys)})
     return [{"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": meta}]
-
-
-@REGISTRY.register(Webhooks)
-def webhooks(part: Webhooks, ctx: Context) -> list[Obj]:
-    document = json_file(part.document())
-    return [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata(ctx, part.name, part), "data": {"webhooks.json": document}}]

@@ -23,8 +23,6 @@ from provisioner.targets.kubernetes.common import (
     tmp_volume,
 )
 
-WEBHOOKS_MOUNT = "/etc/koyalite/webhooks"
-
 
 def hpa(ctx: Context, part: Part, scale: Autoscale) -> Obj:
     """Scale the Deployment named like the part on CPU utilisation."""
@@ -52,16 +50,10 @@ def translate(part: StatelessService, ctx: Context) -> list[Obj]:
     match = selector(ctx, part)
     tmp, tmp_mount = tmp_volume()
     volumes, mounts = [tmp], [tmp_mount]
-    if part.mounts_webhooks:
-        webhooks = f"{ctx.plan.project}-{ctx.plan.environment}-webhooks"
-        volumes.append({"name": "webhooks", "configMap": {"name": webhooks}})
-        mounts.append({"name": "webhooks", "mountPath": WEBHOOKS_MOUNT, "readOnly": True})
     ports = [{"name": "http", "containerPort": part.port, "protocol": "TCP"}]
     if part.metrics_port:
         ports.append({"name": "metrics", "containerPort": part.metrics_port, "protocol": "TCP"})
     env = [{"name": "PORT", "value": str(part.port)}, *plain_env(part.env), *secret_env(ctx, part.secrets)]
-    if part.mounts_webhooks:
-        env.append({"name": "KOYALITE_WEBHOOKS_FILE", "value": f"{WEBHOOKS_MOUNT}/webhooks.json"})
     container: Obj = {
         "name": part.role,
         "image": str(part.image),

@@ -1,0 +1,243 @@
+"""The event bus on the real thing: `koyalite up --env dev` (the real engine, the real daemon) with NATS JetStream and
+the event worker, a webhook receiver on the stack's network that fails as told, and events published the way the
+services publish them (the auth stand-in's signup).
+
+What is checked: a webhook is retried on the declared schedule (exponential, from 1s) with a valid signature each
+time and delivered once it answers 2xx; one that never answers is dead-lettered into the stream that keeps
+deadletter.>; a worker killed mid-delivery gets the message again after ack_wait; a restarted bus still holds every
+stream's messages; and over a batch, events published = delivered + dead-lettered, none lost, none delivered twice
+after a 2xx. Needs KOYALITE_E2E=1, the toolchain, the images and a Docker daemon (like tests/test_engine.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from provisioner.deploy.settings import toolchain_bin
+from tests.deployed import ROOT, Project, secret_keys, skip_or_fail
+from tests.support import images_build
+
+PREFIX = "acme-dev"
+RECEIVER = f"{PREFIX}-receiver"
+RECEIVER_PORT = 19_999
+"""Where the test reads the receiver (published on loopback only)."""
+SIGNUP_SECRET = "webhook_signup_key"
+
+
+def _missing() -> str | None:
+    if os.environ.get("KOYALITE_E2E") != "1":
+        return "set KOYALITE_E2E=1 for the real-engine run"
+    if shutil.which("docker") is None or subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+        return "no Docker daemon (make host)"
+    if not (toolchain_bin() / "pulumi").exists():
+        return f"no Pulumi CLI in {toolchain_bin()} (make toolchain)"
+    return None
+
+
+def _docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=300)
+
+
+def _receiver(path: str, body: dict[str, Any] | None = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    with urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{RECEIVER_PORT}{path}", data=data), timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+def _signup(email: str) -> dict[str, Any]:
+    """A user signs up: the auth service publishes auth.user.created through the event worker."""
+    out = _docker(
+        "exec", f"{PREFIX}-api-1", "wget", "-q", "-O-", "--header", "content-type: application/json",
+        "--post-data", json.dumps({"email": email}), f"http://{PREFIX}-auth:9999/signup",
+    ).stdout  # fmt: skip
+    answer: dict[str, Any] = json.loads(out)
+    assert answer["event"]["published"] is True and answer["event"]["stream"] == "koyalite-webhooks", answer
+    return answer
+
+
+def _stats() -> dict[str, Any]:
+    out = _docker("exec", f"{PREFIX}-api-1", "wget", "-q", "-O-", f"http://{PREFIX}-events:8080/stats").stdout
+    found: dict[str, Any] = json.loads(out)
+    return found
+
+
+def _stream(name: str) -> dict[str, Any]:
+    """The stream's state as the bus reports it (messages, bytes, first and last sequence)."""
+    out = _docker(
+        "exec", f"{PREFIX}-nats-0", "koyalite-entrypoint", "sh", "-c",
+        f"nats --server nats://127.0.0.1:4222 --user koyalite stream info {name} --json",
+    ).stdout  # fmt: skip
+    state: dict[str, Any] = json.loads(out)["state"]
+    return state
+
+
+def _deliveries(delivery: str) -> list[dict[str, Any]]:
+    return [r for r in _receiver("/received") if r["delivery"] == delivery]
+
+
+def _wait(what: str, check: Any, timeout_s: float) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout_s:.0f}s")
+        time.sleep(0.25)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    skip_or_fail(_missing(), "event bus")
+    images_build().build()  # cached by inputs: seconds when the images are there
+    leftovers = _docker("ps", "-aq", "--filter", "label=koyalite.dev/project=acme", "--filter", "label=koyalite.dev/environment=dev").stdout
+    for leftover in leftovers.split():
+        _docker("rm", "-f", leftover, check=False)
+    _docker("rm", "-f", RECEIVER, check=False)
+    stack_config = ROOT / "stacks" / "Pulumi.dev.yaml"
+    before = stack_config.read_text() if stack_config.exists() else None
+    stack_config.unlink(missing_ok=True)
+    project = Project.copy(tmp_path_factory.mktemp("events"))
+    project.edit("        url: http://localhost:9999/hooks/signup\n", f"        url: http://{RECEIVER}:9999/hooks/signup\n")
+    receiver_dir = project.dir / "receiver"
+    receiver_dir.mkdir()
+    shutil.copy(ROOT / "tests" / "receiver" / "webhook_receiver.ts", receiver_dir / "receiver.ts")
+    receiver_dir.chmod(0o755)
+    (receiver_dir / "receiver.ts").chmod(0o644)
+    try:
+        signing = secrets.token_urlsafe(24)
+        project.set_secrets("dev", {SIGNUP_SECRET: signing, "jwt_secret": secrets.token_urlsafe(24)})
+        rest = sorted(secret_keys("dev") - set(project.secrets))
+        assert f"generated {len(rest)} secret(s) for dev" in project.ok("secrets", "generate", "--env", "dev")
+        project.ok("up", "--env", "dev", "--yes")
+        _docker(
+            "run", "-d", "--name", RECEIVER, "--network", PREFIX, "--user", "10001:10001", "--read-only", "--cap-drop", "ALL",
+            "-p", f"127.0.0.1:{RECEIVER_PORT}:9999", "-e", f"SECRET={signing}", "-v", f"{receiver_dir}:/receiver:ro",
+            "koyalite/deno:2.9.8", "deno", "run", "--no-config", "--no-lock", "--allow-net", "--allow-env", "/receiver/receiver.ts",
+        )  # fmt: skip
+        _wait("the receiver answers", lambda: _try(lambda: _receiver("/received") == []), 30)
+        yield project
+    finally:
+        _docker("rm", "-f", RECEIVER, check=False)
+        project.koyalite("destroy", "--env", "dev", "--yes")
+        if before is None:
+            stack_config.unlink(missing_ok=True)
+        else:
+            stack_config.write_text(before)
+
+
+def _try(check: Any) -> Any:
+    try:
+        return check()
+    except (OSError, ValueError):
+        return False
+
+
+def test_a_failing_receiver_gets_the_declared_retries_then_the_delivery(project: Project) -> None:
+    _receiver("/control", {"fail": 3, "fail_every": 0, "delay_s": 0})
+    answer = _signup("retry@example.com")
+    delivery = f"koyalite-webhooks-{answer['event']['seq']}"
+    tries = _wait(
+        "the 4th attempt succeeds", lambda: [r for r in _deliveries(delivery) if r["status"] == 200] and _deliveries(delivery), 30
+    )
+    assert [(t["attempt"], t["status"], t["signed"], t["event"]) for t in tries] == [
+        (1, 500, True, "auth.user.created"),
+        (2, 500, True, "auth.user.created"),
+        (3, 500, True, "auth.user.created"),
+        (4, 200, True, "auth.user.created"),
+    ]
+    assert json.loads(tries[0]["body"])["user"] == answer["user"]
+    # retry.backoff exponential from initial_interval 1s: 1s, 2s, 4s between the attempts
+    gaps = [round(b["at"] - a["at"], 2) for a, b in itertools.pairwise(tries)]
+    print(f"timing: retry gaps {gaps} (declared 1s, 2s, 4s)")
+    for gap, declared in zip(gaps, (1, 2, 4), strict=True):
+        assert declared * 0.9 <= gap <= declared + 1.5, gaps
+    time.sleep(2)
+    assert len(_deliveries(delivery)) == 4  # acknowledged: never delivered again
+
+
+def test_a_receiver_that_never_answers_2xx_is_dead_lettered(project: Project) -> None:
+    before = _stream("deadletter")["messages"]
+    _receiver("/control", {"fail": 1000, "fail_every": 0, "delay_s": 0})
+    try:
+        answer = _signup("dead@example.com")
+        delivery = f"koyalite-webhooks-{answer['event']['seq']}"
+        # max_attempts 5: waits of 1, 2, 4 and 8 seconds, then the dead letter
+        _wait("the dead letter", lambda: _stream("deadletter")["messages"] == before + 1, 40)
+        assert [t["attempt"] for t in _deliveries(delivery)] == [1, 2, 3, 4, 5]
+    finally:
+        _receiver("/control", {"fail": 0, "fail_every": 0, "delay_s": 0})
+    assert _stats()["webhook-signup"]["dead_lettered"] >= 1
+
+
+def test_a_worker_killed_mid_delivery_gets_the_message_again(project: Project) -> None:
+    _receiver("/control", {"fail": 0, "fail_every": 0, "delay_s": 30})
+    answer = _signup("killed@example.com")
+    delivery = f"koyalite-webhooks-{answer['event']['seq']}"
+    _wait("the first attempt arrives", lambda: _deliveries(delivery), 15)
+    _docker("kill", f"{PREFIX}-events-1")
+    _receiver("/control", {"fail": 0, "fail_every": 0, "delay_s": 0})
+    _docker("start", f"{PREFIX}-events-1")
+    # nothing was acknowledged: the bus hands the message out again once ack_wait (timeout 10s + 5s) has passed
+    tries = _wait("a second attempt", lambda: [r for r in _deliveries(delivery) if r["answered"] and r["status"] == 200], 60)
+    attempts = [t["attempt"] for t in _deliveries(delivery)]
+    assert attempts[0] == 1 and len(tries) == 1 and attempts[-1] >= 2, attempts
+
+
+def test_the_streams_keep_their_messages_across_a_bus_restart(project: Project) -> None:
+    streams = ("koyalite-webhooks", "deadletter", "storage")
+    before = {s: _stream(s) for s in streams}
+    assert before["koyalite-webhooks"]["messages"] >= 3
+    _docker("restart", f"{PREFIX}-nats-0")
+    _wait(
+        "the bus is healthy",
+        lambda: _docker("inspect", "-f", "{{.State.Health.Status}}", f"{PREFIX}-nats-0").stdout.strip() == "healthy",
+        60,
+    )
+    after = {s: _stream(s) for s in streams}
+    for s in streams:
+        assert (after[s]["messages"], after[s]["first_seq"], after[s]["last_seq"]) == (
+            before[s]["messages"],
+            before[s]["first_seq"],
+            before[s]["last_seq"],
+        ), s
+    # the worker reconnects on its own and delivers again
+    _wait("the worker is bound again", lambda: _try(lambda: all(c["bound"] for c in _stats().values())), 60)
+    answer = _signup("after-restart@example.com")
+    _wait(
+        "a delivery after the restart",
+        lambda: [r for r in _deliveries(f"koyalite-webhooks-{answer['event']['seq']}") if r["status"] == 200],
+        20,
+    )
+
+
+def test_every_published_event_is_delivered_or_dead_lettered_none_lost(project: Project) -> None:
+    _receiver("/control", {"fail": 0, "fail_every": 3, "delay_s": 0})  # every 3rd request fails: retries interleave
+    dead_before = _stats()["webhook-signup"]["dead_lettered"]
+    published = [f"koyalite-webhooks-{_signup(f'batch-{i}@example.com')['event']['seq']}" for i in range(30)]
+
+    def settled() -> dict[str, list[dict[str, Any]]] | None:
+        seen: dict[str, list[dict[str, Any]]] = {d: [] for d in published}
+        for r in _receiver("/received"):
+            if r["delivery"] in seen:
+                seen[r["delivery"]].append(r)
+        return seen if all(any(t["status"] == 200 for t in tries) for tries in seen.values()) else None
+
+    seen = _wait("every event delivered", settled, 90)
+    dead = _stats()["webhook-signup"]["dead_lettered"] - dead_before
+    delivered = sum(1 for tries in seen.values() if any(t["status"] == 200 for t in tries))
+    print(f"timing: {len(published)} published, {delivered} delivered, {dead} dead-lettered")
+    assert len(published) == delivered + dead and dead == 0
+    assert all(sum(t["status"] == 200 for t in tries) == 1 for tries in seen.values())  # none delivered twice after a 2xx
+    assert all(t["signed"] for tries in seen.values() for t in tries)
