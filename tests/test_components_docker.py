@@ -115,6 +115,7 @@ def test_streams_are_kept_and_guarded_and_the_worker_waits_for_its_consumers(dev
     consumers = {r.name: r for r in dev.registrations if r.type == "pulumi-python:dynamic/nats:Consumer"}
     assert set(streams) == {f"stream-acme-dev-nats-0-{s}" for s in ("storage", "deadletter", "koyalite-webhooks")}
     assert {r.retain_on_delete for r in streams.values()} == {True}  # destroy keeps the messages, as it keeps volumes
+    assert {r.retain_on_delete for r in consumers.values()} == {True}  # and what was delivered: no second delivery
     assert "pulumi-python:dynamic/nats:Stream" in STATEFUL_TYPES
     assert set(consumers) == {
         "consumer-acme-dev-nats-0-storage-queue-thumbnails",

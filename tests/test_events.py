@@ -105,6 +105,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     for leftover in leftovers.split():
         _docker("rm", "-f", leftover, check=False)
     _docker("rm", "-f", RECEIVER, check=False)
+    # a bus of its own: a stream an earlier run left (volumes outlive destroy) would hold that run's messages
+    _docker("volume", "rm", f"{PREFIX}-nats-0", check=False)
     stack_config = ROOT / "stacks" / "Pulumi.dev.yaml"
     before = stack_config.read_text() if stack_config.exists() else None
     stack_config.unlink(missing_ok=True)
@@ -241,3 +243,32 @@ def test_every_published_event_is_delivered_or_dead_lettered_none_lost(project: 
     assert len(published) == delivered + dead and dead == 0
     assert all(sum(t["status"] == 200 for t in tries) == 1 for tries in seen.values())  # none delivered twice after a 2xx
     assert all(t["signed"] for tries in seen.values() for t in tries)
+
+
+STREAM_URN = "urn:pulumi:dev::koyalite::koyalite:index:Platform$koyalite:docker:EventBus$pulumi-python:dynamic/nats:Stream::"
+
+
+def test_the_guard_refuses_recreating_or_dropping_a_stream(project: Project) -> None:
+    """A stream is data: a change NATS makes only by recreating it, or its removal, stops `up` before anything."""
+    kept = _stream("deadletter")
+    urn = f"{STREAM_URN}stream-{PREFIX}-nats-0-deadletter"
+    declared = "      max_age: 30d\n      max_bytes: 512Mi\n"
+    project.edit(declared, declared + "      storage: memory\n")
+    try:
+        refused = project.koyalite("up", "--env", "dev", "--yes")
+        assert refused.returncode == 3, refused.stderr[-3000:]
+        refusal = next(line for line in refused.stderr.splitlines() if line.startswith("  refused: ") and urn in line)
+        print(f"guard: {refusal.strip()}")
+        assert refusal.split()[1] in ("replace", "delete-replaced", "create-replacement"), refusal
+        assert f"--allow-replace {urn}" in refused.stderr
+    finally:
+        project.edit(declared + "      storage: memory\n", declared)
+    stream = '    - name: deadletter\n      subjects: ["deadletter.>"]\n' + declared
+    project.edit(stream, "")
+    try:
+        refused = project.koyalite("up", "--env", "dev", "--yes")
+        assert refused.returncode == 3, refused.stderr[-3000:]
+        assert f"  refused: delete {urn}: it is no longer in the plan (a removed or renamed part)" in refused.stderr
+    finally:
+        project.edit("  queues:\n", stream + "  queues:\n")
+    assert _stream("deadletter") == kept  # nothing changed

@@ -7,8 +7,9 @@ What each diff means:
 - a stream is kept when it leaves the stack (`retain_on_delete`, like a volume): `destroy` and a removed stream keep
   their messages, and creating a stream that exists adopts it, as `up` after `destroy` does with volumes. One whose
   storage or retention differs from the manifest is refused, never recreated: that would drop its messages;
-- a consumer is edited in place, replaced when its stream changes, and removed with the stack (it holds a position,
-  not data: a new one starts at the stream's first message, and deliveries are idempotent by their delivery id).
+- a consumer is edited in place and replaced when its stream changes; it is kept when it leaves the stack, like its
+  stream: its position is what it has delivered, and a new consumer would deliver the whole stream again (so `up`
+  after `destroy` adopts it and goes on where it stopped).
 
 The bus password never leaves the container: the CLI runs under the image's entrypoint, which reads it from the
 secret file the container already has (NATS_PASSWORD_FILE).

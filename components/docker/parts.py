@@ -119,7 +119,10 @@ class EventBus(Bundled):
             self.consumers[obj["name"]] = nats.Consumer(
                 f"consumer-{obj['bus']}-{obj['stream']}-{obj['name']}",
                 {**_nats_props(obj, scope.host), "stream": obj["stream"], "name": obj["name"]},
-                pulumi.ResourceOptions(parent=self, depends_on=[self.containers[obj["bus"]], self.streams[obj["stream"]]]),
+                # kept like its stream: its position is what it has delivered, and a new one would deliver it all again
+                pulumi.ResourceOptions(
+                    parent=self, depends_on=[self.containers[obj["bus"]], self.streams[obj["stream"]]], retain_on_delete=True
+                ),
             )
         for bus in self.containers:
             scope.ready[bus] = [*self.streams.values(), *self.consumers.values()]

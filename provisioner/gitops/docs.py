@@ -16,6 +16,7 @@ from pydantic.fields import FieldInfo
 
 from provisioner.manifest.catalog import EVENTS
 from provisioner.manifest.models import Manifest
+from provisioner.manifest.models import events as ev
 from provisioner.manifest.models import types as t
 from provisioner.manifest.models.base import Model
 from provisioner.manifest.models.services import IMAGE, TAG
@@ -36,6 +37,8 @@ VALUE_TYPES: dict[str, tuple[str, str, list[str]]] = {
     URL: ("URL", "An http or https URL.", ["https://hooks.example.com/signup"]),
     IMAGE: ("image reference", "An image repository, optionally with a :tag or an @sha256 digest.", ["ghcr.io/acme/api:1.4.1"]),
     TAG: ("image tag", "An image tag (also the form of project.release).", ["1.4.0"]),
+    ev.SUBJECT: ("NATS subject", "Dot-separated tokens; `*` matches one token, a last `>` the rest.", ["storage.>", "auth.user.created"]),
+    ev.AGE: ("age", "A whole number with s, m, h or d.", ["7d", "12h"]),
 }
 """Patterns of the shared value types (provisioner/manifest/models/types.py) -> (name, meaning, examples)."""
 
@@ -231,7 +234,8 @@ def manifest_md() -> str:
         "Every field of the manifest, section by section, as the models validate it (the same rules as",
         "[schema/koyalite.schema.json](../schema/koyalite.schema.json)). Each environment under `environments` may",
         "override the sections `project`, `features`, `limits`, `services`, `database`, `storage`, `search`, `functions`,",
-        "`cron` and `webhooks`: mappings merge, lists and scalars replace, named lists merge by `name`, `null` deletes.",
+        "`cron`, `webhooks` and `events`: mappings merge, lists and scalars replace, named lists merge by `name`, `null`",
+        "deletes.",
         "Unknown keys are errors. A default of `{}` means every field of that mapping takes its own default.",
         "",
         "## Value types",
@@ -256,8 +260,9 @@ def events_md() -> str:
         GENERATED,
         "",
         "The events a webhook may subscribe to in `webhooks[].events`. Any other name is a validation error.",
-        "Each delivery goes to the webhook's `url`, signed with its `secret` (HMAC-SHA256), and is retried by its",
-        "`retry` policy.",
+        "Each event is kept on the event bus (the stream that captures its subject), delivered to the webhook's `url`",
+        "signed with its `secret` (X-Koyalite-Signature: sha256=HMAC-SHA256 of `<X-Koyalite-Timestamp>.<body>`), retried by",
+        "its `retry` policy, and then moved to `deadletter.webhook.<name>`. X-Koyalite-Delivery is the same on every retry.",
         "",
         "| event | when |",
         "|---|---|",

@@ -91,7 +91,7 @@ class Service(Workload):
 
 
 class ApiService(Service):
-    """The API gateway: REST, auth checks, rate limits and webhook delivery."""
+    """The API gateway: REST, auth checks and rate limits."""
 
     port: Port = Field(8000, description="Port the API listens on.")
 
