@@ -11,7 +11,7 @@ CHECKOV_VERSION ?= 3.3.30
 # our modules again (about 65 ms of each command): compile them once, as a wheel install would (a no-op when current).
 COMPILE = $(BIN)/python -m compileall -q provisioner components stacks
 
-.PHONY: bench-deploy run up test lint typecheck unit schema bench clean host images e2e toolchain compose cluster cluster-build cluster-down
+.PHONY: bench-events bench-deploy run up test lint typecheck unit schema bench clean host images e2e toolchain compose cluster cluster-build cluster-down
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -92,6 +92,10 @@ schema: $(STAMP)
 ## bench: the benchmarks in bench/, written to bench/REPORT.md
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --output bench/REPORT.md
+
+## bench-events: delivery through the event bus (worker, webhook receiver) against `nats bench`, into bench/REPORT-events.md
+bench-events: $(STAMP) host images
+	$(BIN)/python bench/events.py --output bench/REPORT-events.md
 
 ## bench-deploy: koyalite's deploys against docker compose, pulumi up and kubectl on environments of its own, into bench/REPORT-deploy.md
 bench-deploy: $(STAMP) host compose

@@ -69,6 +69,7 @@ probe_env=(
   -e "KOYALITE_S3_URL=$(url KOYALITE_S3_URL)"
   -e "KOYALITE_WEAVIATE_URL=$(url KOYALITE_WEAVIATE_URL)"
   -e "KOYALITE_FUNCTIONS_URL=$(url KOYALITE_FUNCTIONS_URL)"
+  -e "KOYALITE_EVENTS_URL=$(url KOYALITE_EVENTS_URL)"
   -e WEAVIATE_API_KEY_FILE=/run/secrets/weaviate_api_key
   -e JWT_SECRET_FILE=/run/secrets/jwt_secret
   -v "$PWD/secrets/weaviate_api_key:/run/secrets/weaviate_api_key:ro"

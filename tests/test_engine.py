@@ -104,6 +104,7 @@ def _probe(project: Project, *args: str) -> str:
         "-e", f"PROBE_PRIMARY_URL={env['KOYALITE_DATABASE_PRIMARY_URL']}", "-e", f"PROBE_REPLICA_URL=http://{replica}:8080",
         "-e", f"KOYALITE_DATABASE_URL={env['KOYALITE_DATABASE_URL']}", "-e", f"KOYALITE_S3_URL={env['KOYALITE_S3_URL']}",
         "-e", f"KOYALITE_WEAVIATE_URL={env['KOYALITE_WEAVIATE_URL']}", "-e", f"KOYALITE_FUNCTIONS_URL={env['KOYALITE_FUNCTIONS_URL']}",
+        "-e", f"KOYALITE_EVENTS_URL={env['KOYALITE_EVENTS_URL']}",
         "-e", "WEAVIATE_API_KEY_FILE=/run/secrets/weaviate_api_key", "-e", "JWT_SECRET_FILE=/run/secrets/jwt_secret",
         "-v", f"{files}:/run/secrets:ro", "koyalite/probe:1.4.0", "koyalite-probe", *args,
     ]  # fmt: skip
@@ -115,7 +116,7 @@ def _probe(project: Project, *args: str) -> str:
 def test_up_deploys_dev_and_the_probe_passes(project: Project) -> None:
     out = project.ok("up", "--env", "dev", "--yes")
     assert "apiUrl: http://127.0.0.1:8000" in out
-    assert len(_ours("container")) == 16
+    assert len(_ours("container")) == 18
     written = json.loads(_probe(project).strip().splitlines()[-1])
     assert written["ok"] is True
     (project.dir / "token").write_text(written["token"])

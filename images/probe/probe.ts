@@ -3,7 +3,7 @@
 //
 //   koyalite-probe                     write a fresh token everywhere, read it back through the other path
 //   koyalite-probe --check-persisted   write nothing: read back what the last run wrote (after a restart)
-//   options: --skip db,s3,weaviate,functions   --token T (with --check-persisted: the token that must be found)
+//   options: --skip db,s3,weaviate,functions,events   --token T (with --check-persisted: the token that must be found)
 //            --allow-anonymous-weaviate        --wait-s N (how long to retry a step that is not ready; default 60)
 //
 // Configuration (environment; NAME_FILE works for every NAME, through the image's entrypoint):
@@ -13,6 +13,9 @@
 //                                                            PROBE_S3_ACCESS_KEY/PROBE_S3_SECRET_KEY (or AWS_*) set
 //   KOYALITE_WEAVIATE_URL, WEAVIATE_API_KEY                  Weaviate REST + GraphQL, API-key auth
 //   KOYALITE_FUNCTIONS_URL, JWT_SECRET (optional)            edge runtime; a JWT is minted when JWT_SECRET is set
+//   KOYALITE_EVENTS_URL, PROBE_EVENT_SUBJECT                 event worker: publish an event (storage.object.created by
+//                                                            default) and see a consumer deliver it with a 2xx; the
+//                                                            step is left out when the environment has no event bus
 
 const env = Deno.env.toObject();
 const args = Deno.args;
@@ -385,6 +388,34 @@ async function probeFunctions(): Promise<Record<string, unknown>> {
   return { hello: "hello, probe" };
 }
 
+async function probeEvents(token: string): Promise<Record<string, unknown>> {
+  const base = need("KOYALITE_EVENTS_URL");
+  const subject = env.PROBE_EVENT_SUBJECT ?? "storage.object.created";
+  type Stats = Record<string, { succeeded: number; bound: boolean }>;
+  const succeeded = (a: Answer) => Object.values(a.json as Stats).reduce((sum, c) => sum + c.succeeded, 0);
+  await step("events.health", () =>
+    until("events.health", async () => {
+      const a = await http(`${base}/health`);
+      return a.status === 200 ? a : `GET /health answered ${a.status}: ${short(a.text)} (are its consumers declared?)`;
+    }));
+  const before = succeeded(await http(`${base}/stats`));
+  const published = await step("events.publish", async () => {
+    const a = await http(`${base}/publish/${subject}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "idempotency-key": `probe-${token}` },
+      body: JSON.stringify({ bucket: BUCKET, key: `${token}.png`, probe: token }),
+    });
+    if (a.status !== 201) fail("events.publish", `POST /publish/${subject} answered ${a.status}: ${short(a.text)}`);
+    return a.json as { stream: string; seq: number };
+  });
+  await step("events.delivered", () =>
+    until("events.delivered", async () => {
+      const now = succeeded(await http(`${base}/stats`));
+      return now > before ? now : `no consumer has delivered ${subject} #${published.seq} with a 2xx yet (GET /stats)`;
+    }));
+  return { subject, stream: published.stream, seq: published.seq };
+}
+
 // --- main -------------------------------------------------------------------------------------------------------
 
 async function main(): Promise<number> {
@@ -396,6 +427,7 @@ async function main(): Promise<number> {
     if (!SKIP.has("s3")) report.s3 = await probeStorage(token);
     if (!SKIP.has("weaviate")) report.weaviate = await probeWeaviate(token);
     if (!SKIP.has("functions")) report.functions = await probeFunctions();
+    if (!SKIP.has("events") && !CHECK_PERSISTED && env.KOYALITE_EVENTS_URL) report.events = await probeEvents(token);
     if (CHECK_PERSISTED) {
       const found = Object.fromEntries(
         ["db", "s3", "weaviate"].filter((k) => report[k]).map((k) => [k, (report[k] as { token: string }).token]),
