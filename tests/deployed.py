@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -13,6 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -146,3 +148,18 @@ def secret_keys(environment: str) -> set[str]:
     """The secrets an environment's workloads need (the translation's SecretSet)."""
     doc = manifest.load(ROOT / "koyalite.yaml")
     return set(plan.build(manifest.check(doc, environment), doc.base_dir).secret_keys())
+
+
+def stream_state(prefix: str, stream: str) -> dict[str, Any]:
+    """A JetStream stream's state (messages, bytes, first and last sequence, consumers) as the Docker environment's
+    bus reports it, through the nats CLI in its container."""
+    script = f"nats --server nats://127.0.0.1:4222 --user koyalite stream info {stream} --json"
+    out = subprocess.run(
+        ["docker", "exec", f"{prefix}-nats-0", "koyalite-entrypoint", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    state: dict[str, Any] = json.loads(out)["state"]
+    return state

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from provisioner.deploy.settings import toolchain_bin
-from tests.deployed import ROOT, Project, changes, secret_keys, skip_or_fail
+from tests.deployed import ROOT, Project, changes, secret_keys, skip_or_fail, stream_state
 from tests.support import images_build
 
 PREFIX = "acme-dev"
@@ -203,7 +203,9 @@ def test_dropping_a_replica_is_refused_before_its_volume_goes(project: Project) 
 
 def test_destroy_keeps_the_volumes_and_up_finds_the_data_again(project: Project) -> None:
     volumes = _ours("volume")
-    assert len(volumes) == 6
+    assert len(volumes) == 7
+    stored = stream_state(PREFIX, "storage")  # the probe's event, and what its consumer delivered
+    assert stored["messages"] >= 1
     project.ok("destroy", "--env", "dev", "--yes")
     assert _ours("container") == set()
     assert PREFIX not in _docker("network", "ls", "--format", "{{.Name}}").stdout.split()
@@ -211,3 +213,9 @@ def test_destroy_keeps_the_volumes_and_up_finds_the_data_again(project: Project)
     project.ok("up", "--env", "dev", "--yes")
     token = (project.dir / "token").read_text()
     _probe(project, "--check-persisted", "--token", token)
+    kept = stream_state(PREFIX, "storage")  # the stream outlived the destroy, and its consumer goes on where it stopped
+    assert (kept["messages"], kept["last_seq"], kept["consumer_count"]) == (
+        stored["messages"],
+        stored["last_seq"],
+        stored["consumer_count"],
+    )

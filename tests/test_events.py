@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from provisioner.deploy.settings import toolchain_bin
-from tests.deployed import ROOT, Project, secret_keys, skip_or_fail
+from tests.deployed import ROOT, Project, secret_keys, skip_or_fail, stream_state
 from tests.support import images_build
 
 PREFIX = "acme-dev"
@@ -70,16 +70,6 @@ def _stats() -> dict[str, Any]:
     out = _docker("exec", f"{PREFIX}-api-1", "wget", "-q", "-O-", f"http://{PREFIX}-events:8080/stats").stdout
     found: dict[str, Any] = json.loads(out)
     return found
-
-
-def _stream(name: str) -> dict[str, Any]:
-    """The stream's state as the bus reports it (messages, bytes, first and last sequence)."""
-    out = _docker(
-        "exec", f"{PREFIX}-nats-0", "koyalite-entrypoint", "sh", "-c",
-        f"nats --server nats://127.0.0.1:4222 --user koyalite stream info {name} --json",
-    ).stdout  # fmt: skip
-    state: dict[str, Any] = json.loads(out)["state"]
-    return state
 
 
 def _deliveries(delivery: str) -> list[dict[str, Any]]:
@@ -170,13 +160,13 @@ def test_a_failing_receiver_gets_the_declared_retries_then_the_delivery(project:
 
 
 def test_a_receiver_that_never_answers_2xx_is_dead_lettered(project: Project) -> None:
-    before = _stream("deadletter")["messages"]
+    before = stream_state(PREFIX, "deadletter")["messages"]
     _receiver("/control", {"fail": 1000, "fail_every": 0, "delay_s": 0})
     try:
         answer = _signup("dead@example.com")
         delivery = f"koyalite-webhooks-{answer['event']['seq']}"
         # max_attempts 5: waits of 1, 2, 4 and 8 seconds, then the dead letter
-        _wait("the dead letter", lambda: _stream("deadletter")["messages"] == before + 1, 40)
+        _wait("the dead letter", lambda: stream_state(PREFIX, "deadletter")["messages"] == before + 1, 40)
         assert [t["attempt"] for t in _deliveries(delivery)] == [1, 2, 3, 4, 5]
     finally:
         _receiver("/control", {"fail": 0, "fail_every": 0, "delay_s": 0})
@@ -199,7 +189,7 @@ def test_a_worker_killed_mid_delivery_gets_the_message_again(project: Project) -
 
 def test_the_streams_keep_their_messages_across_a_bus_restart(project: Project) -> None:
     streams = ("koyalite-webhooks", "deadletter", "storage")
-    before = {s: _stream(s) for s in streams}
+    before = {s: stream_state(PREFIX, s) for s in streams}
     assert before["koyalite-webhooks"]["messages"] >= 3
     _docker("restart", f"{PREFIX}-nats-0")
     _wait(
@@ -207,7 +197,7 @@ def test_the_streams_keep_their_messages_across_a_bus_restart(project: Project) 
         lambda: _docker("inspect", "-f", "{{.State.Health.Status}}", f"{PREFIX}-nats-0").stdout.strip() == "healthy",
         60,
     )
-    after = {s: _stream(s) for s in streams}
+    after = {s: stream_state(PREFIX, s) for s in streams}
     for s in streams:
         assert (after[s]["messages"], after[s]["first_seq"], after[s]["last_seq"]) == (
             before[s]["messages"],
@@ -250,7 +240,7 @@ STREAM_URN = "urn:pulumi:dev::koyalite::koyalite:index:Platform$koyalite:docker:
 
 def test_the_guard_refuses_recreating_or_dropping_a_stream(project: Project) -> None:
     """A stream is data: a change NATS makes only by recreating it, or its removal, stops `up` before anything."""
-    kept = _stream("deadletter")
+    kept = stream_state(PREFIX, "deadletter")
     urn = f"{STREAM_URN}stream-{PREFIX}-nats-0-deadletter"
     declared = "      max_age: 30d\n      max_bytes: 512Mi\n"
     project.edit(declared, declared + "      storage: memory\n")
@@ -271,4 +261,4 @@ def test_the_guard_refuses_recreating_or_dropping_a_stream(project: Project) -> 
         assert f"  refused: delete {urn}: it is no longer in the plan (a removed or renamed part)" in refused.stderr
     finally:
         project.edit("  queues:\n", stream + "  queues:\n")
-    assert _stream("deadletter") == kept  # nothing changed
+    assert stream_state(PREFIX, "deadletter") == kept  # nothing changed
