@@ -197,6 +197,43 @@ def pdb(ctx: Context, name: str, part: Part, match: dict[str, str], component: s
     }
 
 
+def deployment(
+    ctx: Context,
+    part: Part,
+    match: dict[str, str],
+    container: Obj,
+    volumes: list[Obj],
+    *,
+    replicas: int | None,
+    annotations: dict[str, str] | None = None,
+) -> Obj:
+    """A Deployment that rolls one pod at a time and never goes below its count (`maxUnavailable: 0`); `replicas`
+    None leaves the count to an HPA (a fixed one would fight it on every deploy). `annotations` on the pod template
+    roll the pods when what they read at start changes."""
+    template: Obj = {"labels": metadata(ctx, part.name, part)["labels"]}
+    if annotations:
+        template["annotations"] = dict(sorted(annotations.items()))
+    spec: Obj = {
+        "replicas": replicas,
+        "revisionHistoryLimit": 5,
+        "selector": {"matchLabels": match},
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+        "template": {
+            "metadata": template,
+            "spec": {
+                "automountServiceAccountToken": False,
+                "securityContext": pod_security(),
+                "topologySpreadConstraints": spread(ctx, match),
+                "containers": [container],
+                "volumes": volumes,
+            },
+        },
+    }
+    if replicas is None:
+        del spec["replicas"]
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata(ctx, part.name, part), "spec": spec}
+
+
 # --- Stateful workloads (LiteFS, SeaweedFS, Weaviate) ------------------------------------------
 
 

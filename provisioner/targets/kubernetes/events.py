@@ -29,6 +29,7 @@ from provisioner.targets.kubernetes.common import (
     Obj,
     config_from,
     container_security,
+    deployment,
     drain,
     metadata,
     pdb,
@@ -39,7 +40,6 @@ from provisioner.targets.kubernetes.common import (
     secret_env,
     selector,
     service,
-    spread,
     statefulset,
     tmp_volume,
     volume_claim,
@@ -212,33 +212,14 @@ def event_worker(part: EventWorker, ctx: Context) -> list[Obj]:
         **probes(part.probe, startup_budget_s=120),
         **drain(),
     }
-    deployment: Obj = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": metadata(ctx, part.name, part),
-        "spec": {
-            "replicas": part.replicas,
-            "revisionHistoryLimit": 5,
-            "selector": {"matchLabels": match},
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-            "template": {
-                "metadata": {
-                    "labels": metadata(ctx, part.name, part)["labels"],
-                    "annotations": {"koyalite.dev/config-hash": hashlib.sha256(document.encode()).hexdigest()[:16]},
-                },
-                "spec": {
-                    "automountServiceAccountToken": False,
-                    "securityContext": pod_security(),
-                    "topologySpreadConstraints": spread(ctx, match),
-                    "containers": [container],
-                    "volumes": [tmp, {"name": "config", "configMap": {"name": part.name}}],
-                },
-            },
-        },
-    }
+    volumes = [tmp, {"name": "config", "configMap": {"name": part.name}}]
+    config_hash = hashlib.sha256(document.encode()).hexdigest()[:16]
+    rollout = deployment(
+        ctx, part, match, container, volumes, replicas=part.replicas, annotations={"koyalite.dev/config-hash": config_hash}
+    )
     objs = [
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata(ctx, part.name, part), "data": {"events.json": document}},
-        deployment,
+        rollout,
         service(ctx, part.name, part, match, [("http", part.port)]),
     ]
     if part.replicas > 1:

@@ -15,16 +15,15 @@ from provisioner.targets.kubernetes.common import (
     Obj,
     config_from,
     container_security,
+    deployment,
     drain,
     metadata,
     pdb,
-    pod_security,
     probes,
     resources,
     secret_env,
     selector,
     service,
-    spread,
     tmp_volume,
 )
 from provisioner.targets.kubernetes.services import hpa
@@ -102,7 +101,6 @@ def translate(part: EdgeRuntime, ctx: Context) -> list[Obj]:
         **probes(part.probe),
         **drain(),
     }
-    template_labels = metadata(ctx, part.name, part)["labels"]
     routes = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -113,33 +111,12 @@ def translate(part: EdgeRuntime, ctx: Context) -> list[Obj]:
     # A function's process keeps the code it started with, and a mounted ConfigMap changes under it only a minute
     # later: a change to any function or route rolls the runtime's pods (and nothing else) through this annotation.
     code_hash = hashlib.sha256(json.dumps([m["data"] for m in (*code, routes)], sort_keys=True).encode()).hexdigest()[:16]
-    deployment: Obj = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": metadata(ctx, part.name, part),
-        "spec": {
-            "replicas": part.replicas,
-            "revisionHistoryLimit": 5,
-            "selector": {"matchLabels": match},
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-            "template": {
-                "metadata": {"labels": template_labels, "annotations": {"koyalite.dev/code-hash": code_hash}},
-                "spec": {
-                    "automountServiceAccountToken": False,
-                    "securityContext": pod_security(),
-                    "topologySpreadConstraints": spread(ctx, match),
-                    "containers": [container],
-                    "volumes": volumes,
-                },
-            },
-        },
-    }
-    if part.autoscale:
-        deployment["spec"].pop("replicas")
+    fixed = None if part.autoscale else part.replicas  # an HPA owns the count of an autoscaled one
+    rollout = deployment(ctx, part, match, container, volumes, replicas=fixed, annotations={"koyalite.dev/code-hash": code_hash})
     objs = [
         *code,
         routes,
-        deployment,
+        rollout,
         service(ctx, part.name, part, match, [("http", part.port)]),
     ]
     if part.autoscale:

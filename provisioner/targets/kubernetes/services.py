@@ -9,17 +9,16 @@ from provisioner.targets.kubernetes.common import (
     Obj,
     config_from,
     container_security,
+    deployment,
     drain,
     metadata,
     pdb,
     plain_env,
-    pod_security,
     probes,
     resources,
     secret_env,
     selector,
     service,
-    spread,
     tmp_volume,
 )
 
@@ -67,31 +66,10 @@ def translate(part: StatelessService, ctx: Context) -> list[Obj]:
         **probes(part.probe),
         **drain(),
     }
-    deployment: Obj = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": metadata(ctx, part.name, part),
-        "spec": {
-            "replicas": part.replicas,
-            "revisionHistoryLimit": 5,
-            "selector": {"matchLabels": match},
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-            "template": {
-                "metadata": {"labels": {**metadata(ctx, part.name, part)["labels"]}},
-                "spec": {
-                    "automountServiceAccountToken": False,
-                    "securityContext": pod_security(),
-                    "topologySpreadConstraints": spread(ctx, match),
-                    "containers": [container],
-                    "volumes": volumes,
-                },
-            },
-        },
-    }
-    if part.autoscale:
-        deployment["spec"].pop("replicas")  # the HPA owns the count; a fixed one would fight it on every deploy
+    fixed = None if part.autoscale else part.replicas  # an HPA owns the count of an autoscaled one
+    objs = [deployment(ctx, part, match, container, volumes, replicas=fixed)]
     svc_ports = [("http", part.port)] + ([("metrics", part.metrics_port)] if part.metrics_port else [])
-    objs = [deployment, service(ctx, part.name, part, match, svc_ports)]
+    objs.append(service(ctx, part.name, part, match, svc_ports))
     if part.autoscale:
         objs.append(hpa(ctx, part, part.autoscale))
     replicas = part.autoscale.min if part.autoscale else part.replicas
