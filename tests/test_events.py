@@ -101,7 +101,10 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     before = stack_config.read_text() if stack_config.exists() else None
     stack_config.unlink(missing_ok=True)
     project = Project.copy(tmp_path_factory.mktemp("events"))
-    project.edit("        url: http://localhost:9999/hooks/signup\n", f"        url: http://{RECEIVER}:9999/hooks/signup\n")
+    project.edit(
+        "        url: http://localhost:9999/hooks/signup\n",
+        f"        url: http://{RECEIVER}:9999/hooks/signup\n      - name: uploads\n        url: http://{RECEIVER}:9999/hooks/uploads\n",
+    )
     receiver_dir = project.dir / "receiver"
     receiver_dir.mkdir()
     shutil.copy(ROOT / "tests" / "receiver" / "webhook_receiver.ts", receiver_dir / "receiver.ts")
@@ -109,7 +112,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     (receiver_dir / "receiver.ts").chmod(0o644)
     try:
         signing = secrets.token_urlsafe(24)
-        project.set_secrets("dev", {SIGNUP_SECRET: signing, "jwt_secret": secrets.token_urlsafe(24)})
+        project.set_secrets("dev", {SIGNUP_SECRET: signing, "webhook_uploads_key": signing, "jwt_secret": secrets.token_urlsafe(24)})
         rest = sorted(secret_keys("dev") - set(project.secrets))
         assert f"generated {len(rest)} secret(s) for dev" in project.ok("secrets", "generate", "--env", "dev")
         project.ok("up", "--env", "dev", "--yes")
@@ -233,6 +236,28 @@ def test_every_published_event_is_delivered_or_dead_lettered_none_lost(project: 
     assert len(published) == delivered + dead and dead == 0
     assert all(sum(t["status"] == 200 for t in tries) == 1 for tries in seen.values())  # none delivered twice after a 2xx
     assert all(t["signed"] for tries in seen.values() for t in tries)
+
+
+def test_an_uploaded_object_is_a_storage_event_for_its_queue_and_its_webhook(project: Project) -> None:
+    """SeaweedFS's filer reports the upload to the worker; the thumbnails queue calls its function, uploads is posted."""
+    _receiver("/control", {"fail": 0, "fail_every": 0, "delay_s": 0})
+    before = _stats()["queue-thumbnails"]["succeeded"]
+    token = secrets.token_hex(6)
+    s3 = f"http://{PREFIX}-seaweedfs-s3:8333"
+    _docker(
+        "run", "--rm", "--network", PREFIX, "--user", "10001:10001", "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
+        "-e", f"KOYALITE_S3_URL={s3}", "koyalite/probe:1.4.0", "koyalite-probe", "--skip", "db,weaviate,functions,events", "--token", token,
+    )  # fmt: skip
+    key = f"probe/{token}.json"
+
+    def posted() -> list[dict[str, Any]]:
+        return [r for r in _receiver("/received") if r["hook"] == "uploads" and key in r["body"] and r["status"] == 200]
+
+    (upload,) = _wait("the uploads webhook gets the new object", posted, 60)
+    assert upload["event"] == "storage.object.created" and upload["signed"]
+    assert json.loads(upload["body"]) | {"size": 0} == {"type": "storage.object.created", "bucket": "koyalite-probe", "key": key, "size": 0}
+    # and the thumbnail function got it through its queue (it answers 202 for a bucket and a key)
+    _wait("the thumbnails queue delivers", lambda: _stats()["queue-thumbnails"]["succeeded"] > before, 60)
 
 
 STREAM_URN = "urn:pulumi:dev::koyalite::koyalite:index:Platform$koyalite:docker:EventBus$pulumi-python:dynamic/nats:Stream::"

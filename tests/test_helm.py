@@ -186,7 +186,7 @@ def test_secrets_stay_without_values(env: str, charts: dict[str, Path]) -> None:
     secret = yaml.safe_load((charts[env] / "templates" / f"20-secret-acme-{env}-secrets.yaml").read_text())
     assert "data" not in secret and "stringData" not in secret
     notes = (charts[env] / "templates" / "NOTES.txt").read_text()
-    assert f"Secret acme-{env}/acme-{env}-secrets is created without values; it must hold: jwt_secret," in notes
+    assert f"Secret acme-{env}/acme-{env}-secrets is created without values; it must hold: events_source_token,jwt_secret," in notes
 
 
 # -- values.schema.json --------------------------------------------------------------------------------------------

@@ -182,7 +182,7 @@ def test_secret_is_rendered_without_values() -> None:
     secret = next(o for o in _objects("prod") if o["kind"] == "Secret")
     assert "data" not in secret and "stringData" not in secret
     assert secret["metadata"]["annotations"]["koyalite.dev/secret-keys"] == (
-        "jwt_secret,nats_password,service_role_key,smtp_password,weaviate_api_key,webhook_signup_key,webhook_uploads_key"
+        "events_source_token,jwt_secret,nats_password,service_role_key,smtp_password,weaviate_api_key,webhook_signup_key,webhook_uploads_key"
     )
 
 
@@ -283,3 +283,15 @@ def test_a_changed_function_changes_its_code_map_and_the_runtime_template_only(t
     annotation = "koyalite.dev/code-hash"
     old, new = (objs[("Deployment", "acme-staging-functions")]["spec"]["template"]["metadata"]["annotations"] for objs in (before, after))
     assert old[annotation] != new[annotation] and len(new[annotation]) == 16
+
+
+def test_filers_report_object_changes_to_the_event_worker_with_a_token_from_the_secret() -> None:
+    filer = next(o for o in _objects("prod") if o["kind"] == "StatefulSet" and o["metadata"]["name"] == "acme-prod-seaweedfs-filer")
+    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in filer["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["WEED_NOTIFICATION_WEBHOOK_ENABLED"] == "true"
+    assert env["WEED_NOTIFICATION_WEBHOOK_ENDPOINT"] == "http://acme-prod-events:8080/sources/seaweedfs"
+    assert (env["WEED_NOTIFICATION_WEBHOOK_EVENT_TYPES"], env["WEED_NOTIFICATION_WEBHOOK_PATH_PREFIXES"]) == ("create delete", "/buckets/")
+    token = {"secretKeyRef": {"name": "acme-prod-secrets", "key": "events_source_token"}}
+    assert env["WEED_NOTIFICATION_WEBHOOK_BEARER_TOKEN"] == token
+    worker = next(o for o in _objects("prod") if o["kind"] == "Deployment" and o["metadata"]["name"] == "acme-prod-events")
+    assert {"name": "KOYALITE_SOURCE_TOKEN", "valueFrom": token} in worker["spec"]["template"]["spec"]["containers"][0]["env"]

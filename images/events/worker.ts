@@ -2,6 +2,9 @@
 //
 //   POST /publish/<subject>  body -> stored in the stream that captures <subject> (201 {stream, seq, duplicate});
 //                            an `Idempotency-Key` header makes a retried publish count once
+//   POST /sources/seaweedfs  SeaweedFS's filer webhook notification (bearer $KOYALITE_SOURCE_TOKEN): a file created
+//                            or deleted under /buckets/<bucket>/ becomes storage.object.created / .deleted
+//                            ({bucket, key, size}); a retried notification of the same change counts once
 //   GET  /health             200 when connected and every consumer is bound, else 503
 //   GET  /stats              per consumer: delivered, succeeded, retried, dead-lettered since start
 //
@@ -191,6 +194,42 @@ async function publish(request: Request, subject: string): Promise<Response> {
   }
 }
 
+/** A filer notification ({key, event_type, message: EventNotification as JSON}) as a storage event, or why not one. */
+function storageEvent(note: Record<string, any>): { subject: string; event: Record<string, unknown>; id: string } | string {
+  const match = /^\/buckets\/([^/]+)\/(.+)$/.exec(String(note.key ?? ""));
+  if (!match) return "not an object under /buckets/<bucket>/";
+  const data = note.message ?? {};
+  const created = note.event_type === "create";
+  const entry = created ? data.new_entry : data.old_entry;
+  if (!entry || entry.is_directory) return "not a file";
+  if (note.event_type !== "create" && note.event_type !== "delete") return `event type ${note.event_type} is not reported`;
+  const [, bucket, key] = match;
+  const size = Number(entry.attributes?.file_size ?? 0);
+  // the same change notified twice (the filer retries) publishes once; two changes within a second of each other
+  // and of the same size would count once too
+  const mtime = `${entry.attributes?.mtime ?? ""}-${size}`;
+  const subject = created ? "storage.object.created" : "storage.object.deleted";
+  return { subject, event: { type: subject, bucket, key, size }, id: `seaweedfs-${note.event_type}-${bucket}/${key}-${mtime}` };
+}
+
+async function fromSeaweedFS(request: Request): Promise<Response> {
+  const token = env.KOYALITE_SOURCE_TOKEN;
+  if (!token || request.headers.get("authorization") !== `Bearer ${token}`) {
+    return Response.json({ error: "a bearer token is required" }, { status: 401 });
+  }
+  const note = await request.json().catch(() => null);
+  if (!note || typeof note !== "object") return Response.json({ error: "a JSON notification is expected" }, { status: 400 });
+  const found = storageEvent(note);
+  if (typeof found === "string") return Response.json({ ignored: found }, { status: 202 });
+  if (!config.publish.some((f) => matches(f, found.subject))) return Response.json({ ignored: `no stream keeps ${found.subject}` }, { status: 202 });
+  try {
+    const ack = await js.publish(found.subject, encoder.encode(JSON.stringify(found.event)), { msgID: found.id });
+    return Response.json({ stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate }, { status: 201 });
+  } catch (e) {
+    return Response.json({ error: String(e) }, { status: 503 }); // the filer retries
+  }
+}
+
 const server = Deno.serve({ port, hostname: "0.0.0.0", onListen: () => log("listening", { port }) }, async (request) => {
   const path = new URL(request.url).pathname;
   if (path === "/health") {
@@ -200,6 +239,7 @@ const server = Deno.serve({ port, hostname: "0.0.0.0", onListen: () => log("list
   }
   if (path === "/stats") return Response.json(Object.fromEntries(stats));
   if (path.startsWith("/publish/") && request.method === "POST") return publish(request, decodeURIComponent(path.slice(9)));
+  if (path === "/sources/seaweedfs" && request.method === "POST") return fromSeaweedFS(request);
   return Response.json({ error: "not found" }, { status: 404 });
 });
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from provisioner.errors import Diagnostic, ManifestError
@@ -380,6 +381,8 @@ class _Builder:
                 keys.add(part.api_key_secret)
             if isinstance(part, EventWorker):
                 keys |= {s.secret for s in part.secrets}
+            if isinstance(part, SeaweedFS) and part.notify_token_secret:
+                keys.add(part.notify_token_secret)
         return SecretSet(name=self.name("secrets"), role="secrets", keys=tuple(sorted(keys)))
 
     def network(self, parts: list[Part]) -> Network:
@@ -426,6 +429,8 @@ class _Builder:
             for role in ("api", "auth", "project", "rls", "search", "email", "functions"):
                 allow(role, "events", worker.port)
             allow("events", "functions", ports.get("functions", 0))
+            if worker.source_token_secret:
+                allow("seaweedfs", "events", worker.port)
         egress = {"api", "email", "functions"} & roles
         if any(isinstance(p, EventWorker) and any(c.deliver == "webhook" for c in p.consumers) for p in parts):
             egress.add("events")
@@ -469,6 +474,7 @@ class _Builder:
         optional: list[Part | None] = [runtime, self.litefs(), self.seaweedfs(), self.weaviate()]
         parts += [p for p in optional if p is not None]
         parts += self.events(runtime)
+        parts = _storage_events(parts)
         parts += self.cron(runtime)
         parts = [self.config(parts), self.secret_set(parts), *parts]
         parts.append(self.network(parts))
@@ -483,6 +489,20 @@ class _Builder:
             kubernetes=kubernetes,
             docker=docker,
         )
+
+
+STORAGE_EVENTS = ("storage.object.created", "storage.object.deleted")
+SOURCE_TOKEN = "events_source_token"
+
+
+def _storage_events(parts: list[Part]) -> list[Part]:
+    """The filers report object creates and deletes to the event worker when a stream keeps those events."""
+    storage = next((p for p in parts if isinstance(p, SeaweedFS)), None)
+    worker = next((p for p in parts if isinstance(p, EventWorker)), None)
+    if storage is None or worker is None or not any(captures(f, e) for f in worker.publish for e in STORAGE_EVENTS):
+        return parts
+    notified = replace(storage, notify_url=f"http://{worker.name}:{worker.port}/sources/seaweedfs", notify_token_secret=SOURCE_TOKEN)
+    return [notified if p is storage else replace(p, source_token_secret=SOURCE_TOKEN) if p is worker else p for p in parts]
 
 
 def _stream(stream: Stream) -> StreamSpec:

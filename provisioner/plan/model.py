@@ -215,6 +215,10 @@ class SeaweedFS(Part):
     s3: bool
     replication: str
     resources: Resources
+    notify_url: str | None = None
+    """Where the filers POST their create and delete events (the event worker's /sources/seaweedfs), if anywhere."""
+    notify_token_secret: str | None = None
+    """The secret both sides read as the bearer token of those POSTs."""
     master_port: int = 9333
     master_grpc_port: int = 19333
     volume_port: int = 8080
@@ -369,6 +373,8 @@ class EventWorker(Part):
     password_secret: str
     consumers: tuple[ConsumerSpec, ...]
     publish: tuple[str, ...]
+    source_token_secret: str | None = None
+    """The bearer token SeaweedFS's filers present at /sources/seaweedfs (None: no storage events)."""
     port: int = 8080
     probe: Probe = Probe("/health", 8080)
 
@@ -376,7 +382,8 @@ class EventWorker(Part):
     def secrets(self) -> tuple[SecretEnv, ...]:
         """The bus password and every webhook's signing secret, as the worker's environment."""
         hooks = {c.secret for c in self.consumers if c.secret}
-        return (SecretEnv("NATS_PASSWORD", self.password_secret), *(SecretEnv(s.upper(), s) for s in sorted(hooks)))
+        source = (SecretEnv("KOYALITE_SOURCE_TOKEN", self.source_token_secret),) if self.source_token_secret else ()
+        return (SecretEnv("NATS_PASSWORD", self.password_secret), *source, *(SecretEnv(s.upper(), s) for s in sorted(hooks)))
 
     def document(self) -> dict[str, object]:
         """The worker's configuration file: no secret values, only the variables that hold them."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from provisioner.plan.model import LiteFS, SeaweedFS, SecretEnv, Weaviate
 from provisioner.targets.docker import REGISTRY
 from provisioner.targets.docker.common import Context, Obj, container, healthcheck, volume
+from provisioner.targets.filer_events import filer_events
 from provisioner.targets.litefs_config import LITEFS_CONFIG, litefs_config
 
 
@@ -113,6 +114,7 @@ def seaweedfs(part: SeaweedFS, ctx: Context) -> list[Obj]:
             ),
         ]
     filers = [f"{base}-filer-{i}" for i in range(part.filers)]
+    notify, notify_secrets = filer_events(part)
     for name in filers:
         command = [
             "weed",
@@ -134,7 +136,8 @@ def seaweedfs(part: SeaweedFS, ctx: Context) -> list[Obj]:
                 command=command,
                 resources=part.resources,
                 volumes=[{"volume": name, "target": "/data"}],
-                env={"WEED_LEVELDB2_ENABLED": "true", "WEED_LEVELDB2_DIR": "/data/filerldb2"},
+                env={"WEED_LEVELDB2_ENABLED": "true", "WEED_LEVELDB2_DIR": "/data/filerldb2", **notify},
+                secrets=notify_secrets,
                 health=healthcheck(part.filer_port, "/"),
                 aliases=[f"{base}-filer"],
                 depends_on=servers,

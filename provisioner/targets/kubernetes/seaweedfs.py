@@ -15,6 +15,7 @@ Objects, for a part named `P`:
 from __future__ import annotations
 
 from provisioner.plan.model import SeaweedFS, Volume
+from provisioner.targets.filer_events import filer_events
 from provisioner.targets.kubernetes import REGISTRY
 from provisioner.targets.kubernetes.common import (
     Context,
@@ -26,6 +27,7 @@ from provisioner.targets.kubernetes.common import (
     pod_security,
     region_affinity,
     resources,
+    secret_env,
     selector,
     service,
     spread,
@@ -235,6 +237,8 @@ def filer(part: SeaweedFS, ctx: Context) -> list[Obj]:
     ports = [("http", part.filer_port), ("grpc", part.filer_grpc_port)]
     # the metadata store: leveldb2 on the claim, whether or not the image ships a filer.toml
     env = [pod_name_env(), {"name": "WEED_LEVELDB2_DIR", "value": f"{store}/filerldb2"}, {"name": "WEED_LEVELDB2_ENABLED", "value": "true"}]
+    notify, notify_secrets = filer_events(part)
+    env += [*({"name": k, "value": v} for k, v in notify.items()), *secret_env(ctx, notify_secrets)]
     box = container(part, "filer", args, ports, mounts(part.filer_volume), http_probes("/", part.filer_port, 120), env)
     objs = [
         service(ctx, governing, part, match, ports, headless=True, component="filer"),
