@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from provisioner.plan.model import EventBus, Image, Resources, Volume  # noqa: E402
-from provisioner.targets.nats_config import nats_config  # noqa: E402
+from provisioner.targets.nats_config import SERVER_COMMAND, nats_config  # noqa: E402
 
 NET = "koyalite-bench-events"
 NATS, WORKER, RECEIVER = f"{NET}-nats", f"{NET}-worker", f"{NET}-receiver"
@@ -83,7 +83,7 @@ def start(tmp: Path, password: str, secret: str) -> None:
     docker(
         "run", "-d", "--name", NATS, "--network", NET, "--network-alias", "nats", "--tmpfs", "/data:uid=10001",
         "-e", "NATS_PASSWORD_FILE=/run/secret", "-v", f"{tmp / 'secret'}:/run/secret:ro",
-        "-v", f"{tmp / 'nats.conf'}:/etc/nats/nats.conf:ro", "koyalite/nats:2.15.2", "nats-server", "--config", "/etc/nats/nats.conf",
+        "-v", f"{tmp / 'nats.conf'}:/etc/nats/nats.conf:ro", "koyalite/nats:2.15.2", *SERVER_COMMAND,
     )  # fmt: skip
     receiver = ROOT / "tests" / "receiver" / "webhook_receiver.ts"
     docker(

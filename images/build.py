@@ -465,6 +465,7 @@ def _seaweedfs(ctx: Context) -> None:
 def _nats(ctx: Context) -> None:
     ctx.binary("/usr/local/bin/nats-server", GO["nats-server"].build())
     ctx.binary("/usr/local/bin/nats", GO["nats"].build())
+    ctx.put("/usr/local/bin/koyalite-nats-server", HERE / "nats" / "koyalite-nats-server", mode=0o755)
 
 
 def _weaviate(ctx: Context) -> None:
@@ -571,10 +572,11 @@ def catalogue(weaviate_mode: str = "auto") -> dict[str, Image]:
             "koyalite/nats:2.15.2",
             "base",
             f"NATS server {GO['nats-server'].upstream_version} (JetStream) and the nats CLI {GO['nats'].upstream_version}, built from Go source",
+            sources=("images/nats/koyalite-nats-server",),
             recipe=lambda: {**GO["nats-server"].recipe(), "cli": GO["nats"].recipe()},
             assemble=_nats,
             run_lines=(f"mkdir -p /data && chown {UID}:{UID} /data",),
-            cmd=("nats-server", "--jetstream", "--store_dir", "/data", "--http_port", "8222"),
+            cmd=("koyalite-nats-server", "--jetstream", "--store_dir", "/data", "--http_port", "8222"),
             upstream_version=GO["nats-server"].upstream_version,
             expose=(4222, 6222, 8222),
         ),

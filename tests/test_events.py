@@ -287,3 +287,46 @@ def test_the_guard_refuses_recreating_or_dropping_a_stream(project: Project) -> 
     finally:
         project.edit("  queues:\n", stream + "  queues:\n")
     assert stream_state(PREFIX, "deadletter") == kept  # nothing changed
+
+
+@pytest.mark.parametrize("password", ["4kQ-x_y", '"q\\uote', "-12", "true", "1e5", "a b#c"])
+def test_the_bus_takes_any_password(password: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """NATS parses a variable's value as configuration: the image's wrapper hands the password over quoted, so one
+    that reads as a number, a boolean or a comment still starts the server, and is the only one accepted."""
+    skip_or_fail(_missing(), "event bus")
+    from provisioner.plan.model import EventBus, Image, Resources, Volume
+    from provisioner.targets.nats_config import SERVER_COMMAND, nats_config
+
+    folder = tmp_path_factory.mktemp("nats-password")
+    folder.chmod(0o755)
+    bus = EventBus("t", "nats", Image("koyalite/nats", "2.15.2"), 1, Volume("data", "/data", "1Gi"), Resources(), (), ())
+    (folder / "nats.conf").write_text(nats_config(bus, server_name="t-0", max_file_store=2**30))
+    (folder / "nats.conf").chmod(0o644)
+    name = f"koyalite-test-nats-{secrets.token_hex(3)}"
+    _docker(
+        "run", "-d", "--name", name, "--tmpfs", "/data:uid=10001", "-e", f"NATS_PASSWORD={password}",
+        "-v", f"{folder / 'nats.conf'}:/etc/nats/nats.conf:ro", "koyalite/nats:2.15.2", *SERVER_COMMAND,
+    )  # fmt: skip
+    try:
+
+        def streams(given: str) -> subprocess.CompletedProcess[str]:
+            return _docker(
+                "exec",
+                "-e",
+                f"NATS_PASSWORD={given}",
+                name,
+                "nats",
+                "--server",
+                "nats://127.0.0.1:4222",
+                "--user",
+                "koyalite",
+                "stream",
+                "ls",
+                check=False,
+            )
+
+        answered = _wait("the server answers", lambda: streams(password).returncode == 0 or None, 20)
+        assert answered
+        assert streams(password + "x").returncode != 0
+    finally:
+        _docker("rm", "-f", name, check=False)

@@ -7,6 +7,9 @@ import json
 from provisioner.plan.model import EventBus
 
 NATS_CONFIG = "/etc/nats/nats.conf"
+SERVER_COMMAND = ["koyalite-nats-server", "--config", NATS_CONFIG]
+"""nats-server through the image's wrapper, which hands the password to nats.conf as a quoted string
+(images/nats/koyalite-nats-server: NATS parses a variable's value as configuration)."""
 ACCOUNT = "KOYALITE"
 """The one account the project's clients use; JetStream is enabled for it alone."""
 
@@ -32,8 +35,8 @@ done
 
 
 def nats_config(part: EventBus, *, server_name: str, max_file_store: int, routes: list[str] | None = None, cluster: str = "") -> str:
-    """nats.conf as text. The password is `$NATS_PASSWORD`, which the server reads from its environment (filled from
-    the secret at start): the file holds no secret. A `server_name` starting with `$` is such a variable too (each
+    """nats.conf as text. The password is `$NATS_PASSWORD_QUOTED`, which the server reads from its environment (the
+    secret, quoted by SERVER_COMMAND's wrapper at start): the file holds no secret. A `server_name` starting with `$` is such a variable too (each
     Kubernetes server is named after its pod). `routes` (nats://host:port of every server) make a cluster."""
     lines = [
         f"server_name: {server_name if server_name.startswith('$') else json.dumps(server_name)}",
@@ -46,7 +49,7 @@ def nats_config(part: EventBus, *, server_name: str, max_file_store: int, routes
         "accounts {",
         f"  {ACCOUNT} {{",
         "    jetstream: enabled",
-        f"    users: [{{user: {json.dumps(part.user)}, password: $NATS_PASSWORD}}]",
+        f"    users: [{{user: {json.dumps(part.user)}, password: $NATS_PASSWORD_QUOTED}}]",
         "  }",
         "}",
     ]

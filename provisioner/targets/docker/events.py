@@ -8,7 +8,7 @@ from provisioner.plan.model import EventBus, EventWorker, SecretEnv
 from provisioner.targets.docker import REGISTRY
 from provisioner.targets.docker.common import Context, Obj, container, healthcheck, labels, volume
 from provisioner.targets.json_file import json_file
-from provisioner.targets.nats_config import NATS_CONFIG, nats_config
+from provisioner.targets.nats_config import NATS_CONFIG, SERVER_COMMAND, nats_config
 
 EVENTS_FILE = "/etc/koyalite/events/events.json"
 
@@ -31,7 +31,7 @@ def event_bus(part: EventBus, ctx: Context) -> list[Obj]:
             name,
             str(part.image),
             component="nats",
-            command=["nats-server", "--config", NATS_CONFIG],
+            command=SERVER_COMMAND,
             secrets=(SecretEnv("NATS_PASSWORD", part.password_secret),),
             volumes=[{"volume": name, "target": part.store_dir}],
             files=[{"path": NATS_CONFIG, "content": config}],

@@ -44,7 +44,7 @@ from provisioner.targets.kubernetes.common import (
     tmp_volume,
     volume_claim,
 )
-from provisioner.targets.nats_config import APPLY_DIR, APPLY_SCRIPT, NATS_CONFIG, nats_config
+from provisioner.targets.nats_config import APPLY_DIR, APPLY_SCRIPT, SERVER_COMMAND, nats_config
 
 EVENTS_FILE = "/etc/koyalite/events/events.json"
 LEADER_ELECTION_S = 60
@@ -62,7 +62,7 @@ def _bus_container(part: EventBus, ctx: Context) -> Obj:
         "name": "nats",
         "image": str(part.image),
         "imagePullPolicy": "IfNotPresent",
-        "command": ["nats-server", "--config", NATS_CONFIG],
+        "command": SERVER_COMMAND,
         "ports": [
             {"name": "client", "containerPort": part.client_port, "protocol": "TCP"},
             {"name": "cluster", "containerPort": part.cluster_port, "protocol": "TCP"},
