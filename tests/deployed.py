@@ -163,3 +163,20 @@ def stream_state(prefix: str, stream: str) -> dict[str, Any]:
     ).stdout
     state: dict[str, Any] = json.loads(out)["state"]
     return state
+
+
+def engine_missing() -> str | None:
+    """Why the real-engine tiers on Docker cannot run here, or None."""
+    if os.environ.get("KOYALITE_E2E") != "1":
+        return "set KOYALITE_E2E=1 for the real-engine run"
+    from provisioner.deploy.settings import toolchain_bin
+
+    if not (toolchain_bin() / "pulumi").exists():
+        return f"no Pulumi CLI in {toolchain_bin()} (make toolchain)"
+    if shutil.which("docker") is None or subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+        return "no reachable Docker daemon (scripts/host.sh)"
+    return None
+
+
+def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=600)

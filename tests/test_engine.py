@@ -15,50 +15,33 @@ a LiteFS replica is refused before its volume goes;
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from provisioner.deploy.settings import toolchain_bin
-from tests.deployed import ROOT, Project, changes, secret_keys, skip_or_fail, stream_state
+from tests.deployed import ROOT, Project, changes, docker, engine_missing, secret_keys, skip_or_fail, stream_state
 from tests.support import images_build
 
 PREFIX = "acme-dev"
 
 
-def _missing() -> str | None:
-    if os.environ.get("KOYALITE_E2E") != "1":
-        return "set KOYALITE_E2E=1 for the real-engine run"
-    if not (toolchain_bin() / "pulumi").exists():
-        return f"no Pulumi CLI in {toolchain_bin()} (make toolchain)"
-    if shutil.which("docker") is None or subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
-        return "no reachable Docker daemon (scripts/host.sh)"
-    return None
-
-
-def _docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check)
-
-
 def _ours(kind: str) -> set[str]:
     """Names of this environment's containers, networks or volumes on the daemon."""
     fmt = "{{.Names}}" if kind == "container" else "{{.Name}}"
-    listed = _docker(kind, "ls", "-a" if kind == "container" else "-q", "--filter", "label=koyalite.dev/environment=dev", "--format", fmt)
+    listed = docker(kind, "ls", "-a" if kind == "container" else "-q", "--filter", "label=koyalite.dev/environment=dev", "--format", fmt)
     return {n for n in listed.stdout.split() if n.startswith(PREFIX)}
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
-    skip_or_fail(_missing(), "real-engine")
+    skip_or_fail(engine_missing(), "real-engine")
     images_build().build()  # cached by inputs: seconds when the images are there
     for leftover in _ours("container"):  # an earlier run's compose stack or killed deploy
-        _docker("rm", "-f", leftover, check=False)
+        docker("rm", "-f", leftover, check=False)
     # `secrets set` writes the encrypted values into stacks/Pulumi.dev.yaml, as Pulumi does: git-ignored local state.
     # A developer's own (their dev secrets, salted for their passphrase) is moved aside and put back afterwards.
     stack_config = ROOT / "stacks" / "Pulumi.dev.yaml"
@@ -86,13 +69,13 @@ def _probe(project: Project, *args: str) -> str:
     """koyalite-probe on the environment's network, with the URLs the provisioner gave the API container."""
     env = dict(
         line.split("=", 1)
-        for line in _docker("inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", f"{PREFIX}-api-1").stdout.split("\n")
+        for line in docker("inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", f"{PREFIX}-api-1").stdout.split("\n")
         if "=" in line
     )
     replica = next(
         name
         for name in sorted(_ours("container"))
-        if "LITEFS_CANDIDATE=false" in _docker("inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", name).stdout
+        if "LITEFS_CANDIDATE=false" in docker("inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", name).stdout
     )
     files = project.dir / "probe-secrets"
     files.mkdir(exist_ok=True)
@@ -108,7 +91,7 @@ def _probe(project: Project, *args: str) -> str:
         "-e", "WEAVIATE_API_KEY_FILE=/run/secrets/weaviate_api_key", "-e", "JWT_SECRET_FILE=/run/secrets/jwt_secret",
         "-v", f"{files}:/run/secrets:ro", "koyalite/probe:1.4.0", "koyalite-probe", *args,
     ]  # fmt: skip
-    result = _docker(*cmd, check=False)
+    result = docker(*cmd, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout
 
@@ -142,8 +125,8 @@ def test_up_applies_only_the_approved_plan(project: Project) -> None:
     makes `up --plan` stop at that image, naming it, before any container is touched."""
     plan = project.dir / "plan.json"
     project.ok("preview", "--env", "dev", "--save-plan", str(plan))
-    containers = _docker("ps", "-aq", "--no-trunc", "--filter", "label=koyalite.dev/environment=dev").stdout.split()
-    _docker("tag", "koyalite/email:1.4.0", "koyalite/email:before-drift")
+    containers = docker("ps", "-aq", "--no-trunc", "--filter", "label=koyalite.dev/environment=dev").stdout.split()
+    docker("tag", "koyalite/email:1.4.0", "koyalite/email:before-drift")
     try:
         build = ["build", "-q", "-t", "koyalite/email:1.4.0", "--label", "koyalite.test=drift", "-"]
         subprocess.run(["docker", *build], input="FROM koyalite/email:before-drift\n", text=True, capture_output=True, check=True)
@@ -156,10 +139,10 @@ def test_up_applies_only_the_approved_plan(project: Project) -> None:
             in refused.stderr
         )
         assert "run `koyalite up --env dev` again" in refused.stderr
-        assert _docker("ps", "-aq", "--no-trunc", "--filter", "label=koyalite.dev/environment=dev").stdout.split() == containers
+        assert docker("ps", "-aq", "--no-trunc", "--filter", "label=koyalite.dev/environment=dev").stdout.split() == containers
     finally:
-        _docker("tag", "koyalite/email:before-drift", "koyalite/email:1.4.0")
-        _docker("rmi", "koyalite/email:before-drift", check=False)
+        docker("tag", "koyalite/email:before-drift", "koyalite/email:1.4.0")
+        docker("rmi", "koyalite/email:before-drift", check=False)
     assert changes(project.ok("preview", "--env", "dev"), "dev").startswith("no changes")
 
 
@@ -208,7 +191,7 @@ def test_destroy_keeps_the_volumes_and_up_finds_the_data_again(project: Project)
     assert stored["messages"] >= 1
     project.ok("destroy", "--env", "dev", "--yes")
     assert _ours("container") == set()
-    assert PREFIX not in _docker("network", "ls", "--format", "{{.Name}}").stdout.split()
+    assert PREFIX not in docker("network", "ls", "--format", "{{.Name}}").stdout.split()
     assert _ours("volume") == volumes
     project.ok("up", "--env", "dev", "--yes")
     token = (project.dir / "token").read_text()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import secrets
 import shutil
 import subprocess
@@ -24,8 +23,7 @@ from typing import Any
 
 import pytest
 
-from provisioner.deploy.settings import toolchain_bin
-from tests.deployed import ROOT, Project, secret_keys, skip_or_fail, stream_state
+from tests.deployed import ROOT, Project, docker, engine_missing, secret_keys, skip_or_fail, stream_state
 from tests.support import images_build
 
 PREFIX = "acme-dev"
@@ -33,20 +31,6 @@ RECEIVER = f"{PREFIX}-receiver"
 RECEIVER_PORT = 19_999
 """Where the test reads the receiver (published on loopback only)."""
 SIGNUP_SECRET = "webhook_signup_key"
-
-
-def _missing() -> str | None:
-    if os.environ.get("KOYALITE_E2E") != "1":
-        return "set KOYALITE_E2E=1 for the real-engine run"
-    if shutil.which("docker") is None or subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
-        return "no Docker daemon (make host)"
-    if not (toolchain_bin() / "pulumi").exists():
-        return f"no Pulumi CLI in {toolchain_bin()} (make toolchain)"
-    return None
-
-
-def _docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=300)
 
 
 def _receiver(path: str, body: dict[str, Any] | None = None) -> Any:
@@ -57,7 +41,7 @@ def _receiver(path: str, body: dict[str, Any] | None = None) -> Any:
 
 def _signup(email: str) -> dict[str, Any]:
     """A user signs up: the auth service publishes auth.user.created through the event worker."""
-    out = _docker(
+    out = docker(
         "exec", f"{PREFIX}-api-1", "wget", "-q", "-O-", "--header", "content-type: application/json",
         "--post-data", json.dumps({"email": email}), f"http://{PREFIX}-auth:9999/signup",
     ).stdout  # fmt: skip
@@ -67,7 +51,7 @@ def _signup(email: str) -> dict[str, Any]:
 
 
 def _stats() -> dict[str, Any]:
-    out = _docker("exec", f"{PREFIX}-api-1", "wget", "-q", "-O-", f"http://{PREFIX}-events:8080/stats").stdout
+    out = docker("exec", f"{PREFIX}-api-1", "wget", "-q", "-O-", f"http://{PREFIX}-events:8080/stats").stdout
     found: dict[str, Any] = json.loads(out)
     return found
 
@@ -89,14 +73,14 @@ def _wait(what: str, check: Any, timeout_s: float) -> Any:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
-    skip_or_fail(_missing(), "event bus")
+    skip_or_fail(engine_missing(), "event bus")
     images_build().build()  # cached by inputs: seconds when the images are there
-    leftovers = _docker("ps", "-aq", "--filter", "label=koyalite.dev/project=acme", "--filter", "label=koyalite.dev/environment=dev").stdout
+    leftovers = docker("ps", "-aq", "--filter", "label=koyalite.dev/project=acme", "--filter", "label=koyalite.dev/environment=dev").stdout
     for leftover in leftovers.split():
-        _docker("rm", "-f", leftover, check=False)
-    _docker("rm", "-f", RECEIVER, check=False)
+        docker("rm", "-f", leftover, check=False)
+    docker("rm", "-f", RECEIVER, check=False)
     # a bus of its own: a stream an earlier run left (volumes outlive destroy) would hold that run's messages
-    _docker("volume", "rm", f"{PREFIX}-nats-0", check=False)
+    docker("volume", "rm", f"{PREFIX}-nats-0", check=False)
     stack_config = ROOT / "stacks" / "Pulumi.dev.yaml"
     before = stack_config.read_text() if stack_config.exists() else None
     stack_config.unlink(missing_ok=True)
@@ -116,7 +100,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
         rest = sorted(secret_keys("dev") - set(project.secrets))
         assert f"generated {len(rest)} secret(s) for dev" in project.ok("secrets", "generate", "--env", "dev")
         project.ok("up", "--env", "dev", "--yes")
-        _docker(
+        docker(
             "run", "-d", "--name", RECEIVER, "--network", PREFIX, "--user", "10001:10001", "--read-only", "--cap-drop", "ALL",
             "-p", f"127.0.0.1:{RECEIVER_PORT}:9999", "-e", f"SECRET={signing}", "-v", f"{receiver_dir}:/receiver:ro",
             "koyalite/deno:2.9.8", "deno", "run", "--no-config", "--no-lock", "--allow-net", "--allow-env", "/receiver/receiver.ts",
@@ -124,7 +108,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
         _wait("the receiver answers", lambda: _try(lambda: _receiver("/received") == []), 30)
         yield project
     finally:
-        _docker("rm", "-f", RECEIVER, check=False)
+        docker("rm", "-f", RECEIVER, check=False)
         project.koyalite("destroy", "--env", "dev", "--yes")
         if before is None:
             stack_config.unlink(missing_ok=True)
@@ -181,9 +165,9 @@ def test_a_worker_killed_mid_delivery_gets_the_message_again(project: Project) -
     answer = _signup("killed@example.com")
     delivery = f"koyalite-webhooks-{answer['event']['seq']}"
     _wait("the first attempt arrives", lambda: _deliveries(delivery), 15)
-    _docker("kill", f"{PREFIX}-events-1")
+    docker("kill", f"{PREFIX}-events-1")
     _receiver("/control", {"fail": 0, "fail_every": 0, "delay_s": 0})
-    _docker("start", f"{PREFIX}-events-1")
+    docker("start", f"{PREFIX}-events-1")
     # nothing was acknowledged: the bus hands the message out again once ack_wait (timeout 10s + 5s) has passed
     tries = _wait("a second attempt", lambda: [r for r in _deliveries(delivery) if r["answered"] and r["status"] == 200], 60)
     attempts = [t["attempt"] for t in _deliveries(delivery)]
@@ -194,10 +178,10 @@ def test_the_streams_keep_their_messages_across_a_bus_restart(project: Project) 
     streams = ("koyalite-webhooks", "deadletter", "storage")
     before = {s: stream_state(PREFIX, s) for s in streams}
     assert before["koyalite-webhooks"]["messages"] >= 3
-    _docker("restart", f"{PREFIX}-nats-0")
+    docker("restart", f"{PREFIX}-nats-0")
     _wait(
         "the bus is healthy",
-        lambda: _docker("inspect", "-f", "{{.State.Health.Status}}", f"{PREFIX}-nats-0").stdout.strip() == "healthy",
+        lambda: docker("inspect", "-f", "{{.State.Health.Status}}", f"{PREFIX}-nats-0").stdout.strip() == "healthy",
         60,
     )
     after = {s: stream_state(PREFIX, s) for s in streams}
@@ -244,7 +228,7 @@ def test_an_uploaded_object_is_a_storage_event_for_its_queue_and_its_webhook(pro
     before = _stats()["queue-thumbnails"]["succeeded"]
     token = secrets.token_hex(6)
     s3 = f"http://{PREFIX}-seaweedfs-s3:8333"
-    _docker(
+    docker(
         "run", "--rm", "--network", PREFIX, "--user", "10001:10001", "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
         "-e", f"KOYALITE_S3_URL={s3}", "koyalite/probe:1.4.0", "koyalite-probe", "--skip", "db,weaviate,functions,events", "--token", token,
     )  # fmt: skip
@@ -293,7 +277,7 @@ def test_the_guard_refuses_recreating_or_dropping_a_stream(project: Project) -> 
 def test_the_bus_takes_any_password(password: str, tmp_path_factory: pytest.TempPathFactory) -> None:
     """NATS parses a variable's value as configuration: the image's wrapper hands the password over quoted, so one
     that reads as a number, a boolean or a comment still starts the server, and is the only one accepted."""
-    skip_or_fail(_missing(), "event bus")
+    skip_or_fail(engine_missing(), "event bus")
     from provisioner.plan.model import EventBus, Image, Resources, Volume
     from provisioner.targets.nats_config import SERVER_COMMAND, nats_config
 
@@ -303,14 +287,14 @@ def test_the_bus_takes_any_password(password: str, tmp_path_factory: pytest.Temp
     (folder / "nats.conf").write_text(nats_config(bus, server_name="t-0", max_file_store=2**30))
     (folder / "nats.conf").chmod(0o644)
     name = f"koyalite-test-nats-{secrets.token_hex(3)}"
-    _docker(
+    docker(
         "run", "-d", "--name", name, "--tmpfs", "/data:uid=10001", "-e", f"NATS_PASSWORD={password}",
         "-v", f"{folder / 'nats.conf'}:/etc/nats/nats.conf:ro", "koyalite/nats:2.15.2", *SERVER_COMMAND,
     )  # fmt: skip
     try:
 
         def streams(given: str) -> subprocess.CompletedProcess[str]:
-            return _docker(
+            return docker(
                 "exec",
                 "-e",
                 f"NATS_PASSWORD={given}",
@@ -329,4 +313,4 @@ def test_the_bus_takes_any_password(password: str, tmp_path_factory: pytest.Temp
         assert answered
         assert streams(password + "x").returncode != 0
     finally:
-        _docker("rm", "-f", name, check=False)
+        docker("rm", "-f", name, check=False)

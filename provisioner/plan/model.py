@@ -381,9 +381,9 @@ class EventWorker(Part):
     @property
     def secrets(self) -> tuple[SecretEnv, ...]:
         """The bus password and every webhook's signing secret, as the worker's environment."""
-        hooks = {c.secret for c in self.consumers if c.secret}
+        hooks = {(c.secret_env, c.secret) for c in self.consumers if c.secret and c.secret_env}
         source = (SecretEnv("KOYALITE_SOURCE_TOKEN", self.source_token_secret),) if self.source_token_secret else ()
-        return (SecretEnv("NATS_PASSWORD", self.password_secret), *source, *(SecretEnv(s.upper(), s) for s in sorted(hooks)))
+        return (SecretEnv("NATS_PASSWORD", self.password_secret), *source, *(SecretEnv(env, s) for env, s in sorted(hooks)))
 
     def document(self) -> dict[str, object]:
         """The worker's configuration file: no secret values, only the variables that hold them."""

@@ -3,18 +3,13 @@ replicas within the cluster, streams within the bus's volume and the project's l
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterator
 
 from provisioner.errors import Diagnostic
 from provisioner.manifest.models.events import WEBHOOK_STREAM, Stream, captures, dead_letter_subject, subjects_overlap
 from provisioner.manifest.models.types import format_bytes, parse_bytes, parse_duration
 from provisioner.manifest.rules import Context, Loc, rule
-
-
-def _close(word: str, options: list[str], otherwise: str) -> str:
-    match = difflib.get_close_matches(word, options, n=1)
-    return f"did you mean `{match[0]}`?" if match else otherwise
+from provisioner.manifest.rules.references import did_you_mean
 
 
 def _capturing(streams: list[Stream], subject: str) -> list[Stream]:
@@ -65,7 +60,7 @@ def queue_references(ctx: Context) -> Iterator[Diagnostic]:
             yield ctx.error(
                 (*loc, "stream"),
                 f"consumes stream `{queue.stream}`, which is not defined",
-                _close(queue.stream, list(streams), "add it under events.streams"),
+                did_you_mean(queue.stream, list(streams)) or "add it under events.streams",
             )
         else:
             for j, subject in enumerate(queue.subjects):
@@ -86,13 +81,13 @@ def queue_references(ctx: Context) -> Iterator[Diagnostic]:
                 yield ctx.error(
                     (*loc, "function"),
                     f"calls function `{queue.function}`, which is not defined",
-                    _close(queue.function, functions, "add it under functions.items"),
+                    did_you_mean(queue.function, functions) or "add it under functions.items",
                 )
         if queue.webhook is not None and queue.webhook not in webhooks:
             yield ctx.error(
                 (*loc, "webhook"),
                 f"delivers to webhook `{queue.webhook}`, which is not defined",
-                _close(queue.webhook, webhooks, "add it under webhooks"),
+                did_you_mean(queue.webhook, webhooks) or "add it under webhooks",
             )
         if len(queue.backoff) >= queue.max_deliver:
             yield ctx.error(

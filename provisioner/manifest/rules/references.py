@@ -11,7 +11,8 @@ from provisioner.manifest.catalog import EVENTS
 from provisioner.manifest.rules import Context, rule
 
 
-def _close(word: str, options: list[str]) -> str:
+def did_you_mean(word: str, options: list[str]) -> str:
+    """`did you mean X?` for the closest option, or empty."""
     match = difflib.get_close_matches(word, options, n=1)
     return f"did you mean `{match[0]}`?" if match else ""
 
@@ -64,7 +65,7 @@ def cron_targets(ctx: Context) -> Iterator[Diagnostic]:
             yield ctx.error(
                 ("cron", i, "function"),
                 f"calls function `{job.function}`, which is not defined",
-                _close(job.function, names) or "add it under functions.items, or call a url",
+                did_you_mean(job.function, names) or "add it under functions.items, or call a url",
             )
 
 
@@ -77,7 +78,7 @@ def webhook_events(ctx: Context) -> Iterator[Diagnostic]:
                 yield ctx.error(
                     ("webhooks", i, "events", j),
                     f"`{event}` is not a KoyaLite event",
-                    _close(event, catalog) or "see docs/events.md for the catalog",
+                    did_you_mean(event, catalog) or "see docs/events.md for the catalog",
                 )
 
 
@@ -88,12 +89,12 @@ def regions(ctx: Context) -> Iterator[Diagnostic]:
         yield ctx.error(
             ("database", "primary_region"),
             f"region `{db.primary_region}` is not in project.regions",
-            _close(db.primary_region, known) or f"use one of {', '.join(known)}",
+            did_you_mean(db.primary_region, known) or f"use one of {', '.join(known)}",
         )
     for region in db.replicas:
         if region not in known:
             yield ctx.error(
                 ("database", "replicas", region),
                 f"region `{region}` is not in project.regions",
-                _close(region, known) or f"use one of {', '.join(known)}",
+                did_you_mean(region, known) or f"use one of {', '.join(known)}",
             )
