@@ -7,7 +7,8 @@ defaults are no diff); one replica more updates one object; a changed function r
 data-loss guard refuses a claim template change and a namespace change; a killed `up` leaves a lock reported with
 its fix; `destroy` keeps the claims and the next `up` binds the same ones; prod deploys, refuses dropping a LiteFS
 region and refuses `destroy`; an unreachable cluster, a missing context and a namespace owned by something else are
-clear errors with nothing applied. Needs KOYALITE_E2E=1, the toolchain and `make cluster-build`; fails in CI without.
+clear errors with nothing applied. The bus's streams go through their Job here (`streams_via: job`): kwok runs no
+container to exec in. Needs KOYALITE_E2E=1, the toolchain and `make cluster-build`; fails in CI without.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ def project(cluster: kube.Cluster, tmp_path_factory: pytest.TempPathFactory) -> 
     # `secrets set` writes encrypted values into stacks/Pulumi.<env>.yaml, as Pulumi does: put them back afterwards
     committed = {path: path.read_text() for path in STACK_FILES}
     project = Project.copy(tmp_path_factory.mktemp("cluster"), KUBECONFIG=str(cluster.kubeconfig))
+    # kwok's pods run nothing, so nothing can exec in them: the streams go through the Job (which kwok completes);
+    # the default, stream resources through pods/exec, is tested on the node tier
+    for env in ("staging", "prod"):
+        project.edit(f"      namespace: acme-{env}\n", f"      namespace: acme-{env}\n      streams_via: job\n")
     try:
         for env in ("staging", "prod"):
             project.set_secrets(env, {key: secrets.token_urlsafe(24) for key in secret_keys(env)})

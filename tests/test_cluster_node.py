@@ -156,6 +156,30 @@ def test_the_probe_passes_in_the_cluster(cluster: kube.Cluster, project: Project
     (project.dir / "token").write_text(written["token"])
 
 
+def _nats(cluster: kube.Cluster, *args: str) -> str:
+    """The nats CLI in the first bus server, as an operator runs it (the container has the URL and credentials)."""
+    return cluster.kubectl("exec", "-n", NS, f"{NS}-nats-0", "-c", "nats", "--", "nats", *args).stdout
+
+
+def test_the_streams_are_resources_the_guard_protects(cluster: kube.Cluster, project: Project) -> None:
+    """`up` declared every stream through the API server (pods/exec); a preview right after sees no change; a change
+    NATS makes only by recreating a stream is refused before anything, naming the stream's resource."""
+    assert {"storage", "deadletter", "koyalite-webhooks"} <= set(_nats(cluster, "stream", "ls", "--names").split())
+    assert "queue-thumbnails" in _nats(cluster, "consumer", "ls", "storage", "--names").split()
+    kept = json.loads(_nats(cluster, "stream", "info", "storage", "--json"))["state"]
+    project.ok("preview", "--env", ENV, "--expect-no-changes")
+    declared = "      max_age: 30d\n      max_bytes: 512Mi\n"
+    project.edit(declared, declared + "      storage: memory\n")
+    try:
+        refused = project.koyalite("up", "--env", ENV, "--yes")
+    finally:
+        project.edit(declared + "      storage: memory\n", declared)
+    assert refused.returncode == 3, refused.stderr[-3000:]
+    urn = f"urn:pulumi:{ENV}::koyalite::koyalite:index:Platform$koyalite:kubernetes:EventBus$pulumi-python:dynamic/nats:Stream::stream-{NS}-nats-deadletter"
+    assert f"--allow-replace {urn}" in refused.stderr, refused.stderr[-3000:]
+    assert json.loads(_nats(cluster, "stream", "info", "storage", "--json"))["state"]["messages"] >= kept["messages"]
+
+
 def test_the_cron_job_fires(cluster: kube.Cluster) -> None:
     deadline = time.monotonic() + 150
     succeeded: list[dict[str, Any]] = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import json
 import logging
 import runpy
 import uuid
@@ -217,10 +218,13 @@ def runs(plans: dict[str, Plan]) -> dict[str, Run]:
     return {env: run_stack(env, secrets={k: canary(k) for k in secret_keys(plan)}) for env, plan in plans.items()}
 
 
-def objects(bundles: list[Bundle]) -> Iterator[tuple[Bundle, dict[str, Any]]]:
+def objects(bundles: list[Bundle], *, jobs: bool = True) -> Iterator[tuple[Bundle, dict[str, Any]]]:
+    """Every translated object; without the Jobs (`jobs=False`): the objects `up` applies when the stream resources
+    declare the bus's streams instead of its Job (`kubernetes.streams_via: exec`, the default)."""
     for bundle in bundles:
         for obj in bundle.objects:
-            yield bundle, obj
+            if jobs or obj["kind"] != "Job":
+                yield bundle, obj
 
 
 def type_token(obj: dict[str, Any]) -> str:
@@ -319,7 +323,7 @@ def test_one_component_per_bundle(env: str, runs: dict[str, Run], bundles: dict[
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_one_typed_resource_per_object(env: str, runs: dict[str, Run], bundles: dict[str, list[Bundle]]) -> None:
     registered = sorted((r.type, r.name) for r in runs[env].kubernetes())
-    assert registered == sorted((type_token(obj), logical_name(obj)) for _, obj in objects(bundles[env]))
+    assert registered == sorted((type_token(obj), logical_name(obj)) for _, obj in objects(bundles[env], jobs=False))
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -327,7 +331,7 @@ def test_inputs_are_the_translated_objects(env: str, runs: dict[str, Run], bundl
     """The components add nothing to a spec: each resource's inputs are its object (the Secret adds values only, a
     Service the readiness the provider awaits)."""
     registered = {r.name: r.inputs for r in runs[env].kubernetes()}
-    for _, obj in objects(bundles[env]):
+    for _, obj in objects(bundles[env], jobs=False):
         inputs = copy.deepcopy(registered[logical_name(obj)])
         if obj["kind"] == "Secret":
             inputs.pop("stringData")
@@ -375,15 +379,89 @@ def test_workloads_wait_for_the_configuration_they_mount(env: str, runs: dict[st
     config, secret = by_name[f"configmap-acme-{env}-config"], by_name[f"secret-acme-{env}-secrets"]
     events, routes = by_name[f"configmap-acme-{env}-events"], by_name[f"configmap-acme-{env}-functions-routes"]
     worker, functions = by_name[f"deployment-acme-{env}-events"], by_name[f"deployment-acme-{env}-functions"]
-    streams, job = (
-        by_name[f"configmap-acme-{env}-nats-streams"],
-        next(r for n, r in by_name.items() if n.startswith(f"job-acme-{env}-nats-streams-")),
-    )
-    nats = by_name[f"statefulset-acme-{env}-nats"]
     assert {config.urn, secret.urn, events.urn} <= set(worker.dependencies)
     assert {config.urn, secret.urn, routes.urn} <= set(functions.dependencies)
-    assert {secret.urn, streams.urn, nats.urn} <= set(job.dependencies)  # the streams are declared once the servers run
     assert config.urn not in secret.dependencies
+
+
+# -- the event bus's streams and consumers -----------------------------------------------------------------------
+
+STREAM, CONSUMER = "pulumi-python:dynamic/nats:Stream", "pulumi-python:dynamic/nats:Consumer"
+
+
+def declared(bundles: list[Bundle], env: str) -> dict[str, Any]:
+    (found,) = [o for _, o in objects(bundles) if o["kind"] == "ConfigMap" and o["metadata"]["name"] == f"acme-{env}-nats-streams"]
+    return {key: json.loads(text) for key, text in found["data"].items() if key.endswith(".json")}
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_streams_and_consumers_are_guarded_resources_run_in_the_first_server(
+    env: str, runs: dict[str, Run], bundles: dict[str, list[Bundle]], plans: dict[str, Plan]
+) -> None:
+    """By default `up` declares each stream and consumer of the streams ConfigMap as a resource (components/nats.py)
+    that runs the nats CLI in the bus's first pod: kept on destroy, protected in prod, after the servers; no Job."""
+    run, configs = runs[env], declared(bundles[env], env)
+    by_name = {r.name: r for r in run.registrations}
+    nats = by_name[f"statefulset-acme-{env}-nats"]
+    streams, consumers = run.of_type(STREAM), run.of_type(CONSUMER)
+    assert {r.name: r.inputs["config"] for r in streams} == {
+        f"stream-acme-{env}-nats-{c['name']}": c for k, c in configs.items() if k.startswith("stream.")
+    }
+    assert {r.name: r.inputs["config"] for r in consumers} == {
+        f"consumer-acme-{env}-nats-{k.split('.')[1]}-{k.split('.')[2]}": c for k, c in configs.items() if k.startswith("consumer.")
+    }
+    assert {"koyalite-webhooks", "storage", "deadletter"} <= {r.inputs["config"]["name"] for r in streams}
+    for r in [*streams, *consumers]:
+        where = {k: r.inputs.get(k) for k in ("via", "namespace", "pod", "container", "user")}
+        assert where == {
+            "via": "kubernetes",
+            "namespace": f"acme-{env}",
+            "pod": f"acme-{env}-nats-0",
+            "container": "nats",
+            "user": "koyalite",
+        }
+        assert nats.urn in r.dependencies and r.retain_on_delete is True
+        assert r.additional_secret_outputs == ("kubeconfig",)
+    assert {r.protect for r in streams} == {plans[env].protect}
+    stream_urns = {r.inputs["config"]["name"]: r.urn for r in streams}
+    assert all(stream_urns[r.inputs["stream"]] in r.dependencies for r in consumers)
+    assert not run.of_type("kubernetes:batch/v1:Job")
+
+
+def test_streams_via_a_job_and_in_render_mode_are_declared_by_the_job(tmp_path: Path) -> None:
+    """`kubernetes.streams_via: job` (no pods/exec permission) and render mode (no cluster) apply the Job instead."""
+    manifest_path = tmp_path / "koyalite.yaml"
+    text = REFERENCE.read_text()
+    assert "    kubernetes:\n      namespace: acme-staging\n" in text
+    manifest_path.write_text(
+        text.replace(
+            "    kubernetes:\n      namespace: acme-staging\n", "    kubernetes:\n      namespace: acme-staging\n      streams_via: job\n"
+        )
+    )
+    for file in ("functions", "secrets"):
+        if (REPO / file).exists():
+            (tmp_path / file).symlink_to(REPO / file)
+    keys = secret_keys(build_plan("staging"))
+    for config in ({"manifest": str(manifest_path)}, {"renderYamlToDirectory": str(tmp_path / "out")}):
+        run = run_stack("staging", config=config, secrets={k: canary(k) for k in keys})
+        assert not run.of_type(STREAM) and not run.of_type(CONSUMER)
+        (job,) = run.of_type("kubernetes:batch/v1:Job")
+        assert job.name.startswith("job-acme-staging-nats-streams-")
+        by_name = {r.name: r for r in run.registrations}
+        assert {by_name["configmap-acme-staging-nats-streams"].urn, by_name["statefulset-acme-staging-nats"].urn} <= set(job.dependencies)
+
+
+def test_the_kubeconfig_the_streams_reach_the_cluster_with_is_a_secret(plans: dict[str, Plan]) -> None:
+    """Set as secret stack config, its contents (credentials) reach the stream resources only wrapped as a secret."""
+    kubeconfig = f"apiVersion: v1\nkind: Config\n# {CANARY}\n"
+    run = run_stack(
+        "staging",
+        config={"kubeContext": "kind-koyalite"},
+        secrets={"kubeconfig": kubeconfig, **{k: canary(k) for k in secret_keys(plans["staging"])}},
+    )
+    (stream, *_) = run.of_type(STREAM)
+    assert rpc.is_rpc_secret(stream.inputs["kubeconfig"]) and stream.inputs["context"] == "kind-koyalite"
+    assert all(leaks(r.inputs, CANARY) == [] for r in run.registrations)
 
 
 # -- data survives: protect and retain_on_delete -----------------------------------------------------------------

@@ -8,7 +8,8 @@ from typing import ClassVar
 
 import pulumi
 
-from components.docker import engine, nats
+from components import nats
+from components.docker import engine
 from components.docker.objects import Obj, container_props, logical_name, start_order, volume_options, volume_props
 from components.errors import ComponentError
 

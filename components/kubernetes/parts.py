@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -9,6 +10,7 @@ from typing import Any, ClassVar, TypeVar
 import pulumi
 from pulumi_kubernetes import apps, batch, core, networking
 
+from components import nats
 from components.errors import ComponentError
 from components.kubernetes.objects import Obj, create, logical_name, name_of, options
 
@@ -33,6 +35,16 @@ class Scope:
     """What every object waits for: the Namespace it lives in, and (for workloads) the configuration bundles."""
     secrets: Mapping[str, pulumi.Output[str]] | None = None
     """Values for the environment's Secret; None leaves them out (render mode writes values to disk in plain text)."""
+    exec_in: Cluster | None = None
+    """Where the event bus's streams are declared as resources through pods/exec; None: by the translation's Job."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """The cluster as the provider reaches it, for what runs through the API server outside a typed resource."""
+
+    kubeconfig: pulumi.Output[str] | None
+    context: str | None
 
 
 class Bundled(pulumi.ComponentResource):
@@ -50,6 +62,7 @@ class Bundled(pulumi.ComponentResource):
     def __init__(self, name: str, objects: Sequence[Obj], scope: Scope, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(self.TYPE, name, None, opts)
         self.objects = tuple(objects)
+        objects = [obj for obj in objects if self.applies(obj, scope)]
         created: dict[str, pulumi.CustomResource] = {}
         # configuration first: a workload whose ConfigMap or Secret does not exist yet cannot start its pods
         for obj in sorted(objects, key=lambda o: not is_configuration(o)):
@@ -57,11 +70,20 @@ class Bundled(pulumi.ComponentResource):
             child = options(obj, protect=scope.protect, parent=self, depends_on=after)
             created[logical_name(obj)] = create(obj, child, **self.extra(obj, scope))
         self.resources = {logical_name(obj): created[logical_name(obj)] for obj in objects}
+        self.resources |= self.more(scope)
         self.expose()
         self.register_outputs({"objects": list(self.resources)})
 
     def extra(self, obj: Obj, scope: Scope) -> dict[str, Any]:
         """Constructor arguments only Pulumi knows (none by default)."""
+        return {}
+
+    def applies(self, obj: Obj, scope: Scope) -> bool:
+        """Whether an object becomes a resource (all do by default)."""
+        return True
+
+    def more(self, scope: Scope) -> dict[str, pulumi.CustomResource]:
+        """Resources besides the objects', created after them (none by default)."""
         return {}
 
     def expose(self) -> None:
@@ -173,14 +195,73 @@ class Weaviate(Stateful):
 
 
 class EventBus(Stateful):
-    """NATS with JetStream: the server StatefulSet, its Services, and the Job that declares streams and consumers."""
+    """NATS with JetStream: the server StatefulSet and its Services, then the streams and consumers.
+
+    Those are declared either as resources (components/nats.py) that run the nats CLI in the first server's pod
+    through the API server, guarded and kept like the Docker target's, or, with `kubernetes.streams_via: job` and
+    in render mode, by the translation's Job (no pods/exec permission needed; the guard cannot see them).
+    """
 
     TYPE: ClassVar[str] = "koyalite:kubernetes:EventBus"
     jobs: list[batch.v1.Job]
+    streams: list[nats.Stream]
+    consumers: list[nats.Consumer]
+
+    def applies(self, obj: Obj, scope: Scope) -> bool:
+        return scope.exec_in is None or obj["kind"] != "Job"
+
+    def more(self, scope: Scope) -> dict[str, pulumi.CustomResource]:
+        if scope.exec_in is None:
+            return {}
+        (server,) = (o for o in self.objects if o["kind"] == "StatefulSet")
+        declared = next((o for o in self.objects if o["kind"] == "ConfigMap" and o["metadata"]["name"].endswith("-streams")), None)
+        if declared is None:
+            return {}
+        name, namespace = server["metadata"]["name"], server["metadata"]["namespace"]
+        container = server["spec"]["template"]["spec"]["containers"][0]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        via = {
+            "via": "kubernetes",
+            "kubeconfig": scope.exec_in.kubeconfig,
+            "context": scope.exec_in.context,
+            "namespace": namespace,
+            "pod": f"{name}-0",
+            "container": container["name"],
+            "user": env["NATS_USER"],
+        }
+        servers = self.resources[logical_name(server)]
+
+        def keep(*after: pulumi.Resource, protect: bool = False) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(
+                parent=self, depends_on=list(after), retain_on_delete=True, protect=protect, additional_secret_outputs=["kubeconfig"]
+            )
+
+        streams: dict[str, nats.Stream] = {}
+        for key, text in sorted(declared["data"].items()):
+            if key.startswith("stream."):
+                config = json.loads(text)
+                streams[config["name"]] = nats.Stream(
+                    f"stream-{name}-{config['name']}",
+                    {**via, "config": config},
+                    keep(servers, protect=scope.protect),
+                )
+        made: dict[str, pulumi.CustomResource] = {f"stream-{name}-{stream}": r for stream, r in streams.items()}
+        for key, text in sorted(declared["data"].items()):
+            if key.startswith("consumer."):
+                stream, consumer = key.removeprefix("consumer.").removesuffix(".json").split(".")
+                # kept like its stream: its position is what it has delivered, and a new one would deliver it all again
+                made[f"consumer-{name}-{stream}-{consumer}"] = nats.Consumer(
+                    f"consumer-{name}-{stream}-{consumer}",
+                    {**via, "stream": stream, "name": consumer, "config": json.loads(text)},
+                    keep(servers, streams[stream]),
+                )
+        return made
 
     def expose(self) -> None:
         super().expose()
         self.jobs = self.of(batch.v1.Job)
+        self.streams = self.of(nats.Stream)
+        self.consumers = self.of(nats.Consumer)
 
 
 class EventWorker(Service):

@@ -11,7 +11,7 @@ import pulumi_kubernetes as k8s
 
 from components.errors import ComponentError
 from components.kubernetes.objects import arguments, logical_name
-from components.kubernetes.parts import PARTS, Bundled, Namespace, Network, Scope, is_configuration
+from components.kubernetes.parts import PARTS, Bundled, Cluster, Namespace, Network, Scope, is_configuration
 from components.platform import Deployed, Platform, register
 from components.secrets import stack_secrets
 from components.stack import Settings
@@ -25,11 +25,11 @@ PROVIDER = "kubernetes"
 
 def provider(platform: Platform, plan: Plan, settings: Settings) -> k8s.Provider:
     """The explicit provider: stack config's context first, then the manifest's; render mode when config asks."""
-    context = settings.kube_context or (plan.kubernetes.context if plan.kubernetes else None)
+    where = cluster(plan, settings)
     return k8s.Provider(
         PROVIDER,
-        context=context,
-        kubeconfig=settings.kubeconfig,
+        context=where.context,
+        kubeconfig=where.kubeconfig,
         render_yaml_to_directory=settings.render_directory,
         # Explicit, whatever PULUMI_K8S_ENABLE_SERVER_SIDE_APPLY says: client-side apply copies a Secret's values
         # into the last-applied-configuration annotation in plain text (pulumi/pulumi-kubernetes#965).
@@ -40,6 +40,11 @@ def provider(platform: Platform, plan: Plan, settings: Settings) -> k8s.Provider
         enable_config_map_mutable=True,
         opts=pulumi.ResourceOptions(parent=platform),
     )
+
+
+def cluster(plan: Plan, settings: Settings) -> Cluster:
+    """The cluster the provider reaches (same context, same kubeconfig), for the bus's stream resources."""
+    return Cluster(settings.kubeconfig, settings.kube_context or (plan.kubernetes.context if plan.kubernetes else None))
 
 
 def secret_values(plan: Plan, settings: Settings) -> Mapping[str, pulumi.Output[str]] | None:
@@ -78,6 +83,7 @@ def deploy(platform: Platform, plan: Plan, settings: Settings) -> Deployed:
         raise ComponentError(f"no Pulumi component for plan kinds {', '.join(unknown)}", "add them to components.kubernetes.parts.PARTS")
     secrets = secret_values(plan, settings)
     opts = pulumi.ResourceOptions(parent=platform, providers=[provider(platform, plan, settings)])
+    exec_in = None if settings.render_directory or (plan.kubernetes and plan.kubernetes.streams_via == "job") else cluster(plan, settings)
     namespace = Namespace(head.name, head.objects, Scope(plan.protect), opts)
     scope = Scope(plan.protect, after=(namespace.namespace,), secrets=secrets)
     parts: dict[str, Bundled] = {head.name: namespace}
@@ -88,7 +94,7 @@ def deploy(platform: Platform, plan: Plan, settings: Settings) -> Deployed:
     for bundle in configuration:
         parts[bundle.name] = PARTS[bundle.kind](bundle.name, bundle.objects, scope, opts)
     made = tuple(r for b in configuration for r in parts[b.name].resources.values())
-    workloads = Scope(plan.protect, after=(namespace.namespace, *made), secrets=secrets)
+    workloads = Scope(plan.protect, after=(namespace.namespace, *made), secrets=secrets, exec_in=exec_in)
     for bundle in rest:
         if bundle not in configuration:
             parts[bundle.name] = PARTS[bundle.kind](bundle.name, bundle.objects, workloads, opts)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 STATEFUL_TYPES = frozenset(
     {
         "pulumi-python:dynamic/docker:Volume",  # components/docker/engine.py
-        "pulumi-python:dynamic/nats:Stream",  # components/docker/nats.py
+        "pulumi-python:dynamic/nats:Stream",  # components/nats.py
         "kubernetes:core/v1:PersistentVolumeClaim",
         "kubernetes:core/v1:Namespace",
         "kubernetes:apps/v1:StatefulSet",

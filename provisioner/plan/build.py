@@ -466,6 +466,7 @@ class _Builder:
             ingress_host=self._host() if ingress else None,
             tls_issuer=ingress.tls.issuer if ingress and ingress.tls else None,
             tls_secret=ingress.tls.secret if ingress and ingress.tls else None,
+            streams_via=k.streams_via if k else "exec",
         ), None
 
     def build(self) -> Plan:

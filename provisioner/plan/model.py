@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, TypeVar
+from typing import ClassVar, Literal, TypeVar
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,6 +431,8 @@ class KubernetesHints:
     ingress_host: str | None
     tls_issuer: str | None
     tls_secret: str | None
+    streams_via: Literal["exec", "job"] = "exec"
+    """How `koyalite up` declares the event bus's streams (components/kubernetes/parts.py EventBus)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,12 @@ class KubernetesTarget(Model):
         "topology.kubernetes.io/region", description="Node label holding a node's region."
     )
     ingress: Ingress | None = Field(None, description="Ingress; no public entry point when unset.")
+    streams_via: Literal["exec", "job"] = Field(
+        "exec",
+        description="How `koyalite up` declares the event bus's streams and consumers: `exec`, as resources that run the nats CLI "
+        "in a bus pod through the API server (needs pods/exec; the data-loss guard sees a stream's removal or recreation); "
+        "`job`, by a Job in the namespace (no pods/exec; the guard cannot see stream changes).",
+    )
 
 
 class DockerTarget(Model):

@@ -9,9 +9,11 @@ Objects, for a bus named `B` and a worker named `W`:
 - StatefulSet `B` (podManagementPolicy Parallel: a JetStream cluster needs its peers up together to elect a
   leader), a claim per server, kept when the set is deleted or scaled down.
 - PodDisruptionBudget `B` when there are 3 or more servers: never fewer than a quorum.
-- ConfigMap `B-streams` and Job `B-streams-<hash>`: the nats CLI creates or updates every declared stream and
-  consumer once the servers answer (idempotent; it deletes nothing, and a change NATS refuses fails the Job and
-  so the deploy). A new configuration is a new Job (a Job's pods cannot change).
+- ConfigMap `B-streams` (every declared stream and consumer configuration) and Job `B-streams-<hash>`: the nats CLI
+  creates or updates them once the servers answer (idempotent; it deletes nothing, and a change NATS refuses fails
+  the Job and so the deploy). A new configuration is a new Job (a Job's pods cannot change). `koyalite up` uses
+  the Job only with `kubernetes.streams_via: job`; by default it declares the ConfigMap's streams and consumers
+  as guarded resources instead (components/kubernetes/parts.py EventBus).
 - ConfigMap `W` and Deployment `W` (koyalite-events) with its Service and, with 2 replicas, a PodDisruptionBudget.
 """
 
@@ -68,8 +70,12 @@ def _bus_container(part: EventBus, ctx: Context) -> Obj:
             {"name": "cluster", "containerPort": part.cluster_port, "protocol": "TCP"},
             {"name": "monitor", "containerPort": part.monitor_port, "protocol": "TCP"},
         ],
+        # NATS_URL, NATS_USER and NATS_PASSWORD are what the nats CLI reads: `kubectl exec` of it in a server (as
+        # the stream resources do, components/kubernetes/nats.py) needs no credentials of its own
         "env": [
             {"name": "SERVER_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": "NATS_URL", "value": f"nats://127.0.0.1:{part.client_port}"},
+            {"name": "NATS_USER", "value": part.user},
             *secret_env(ctx, (_password(part),)),
         ],
         "resources": resources(part.resources),
@@ -100,13 +106,14 @@ def _password(part: EventBus) -> SecretEnv:
 def _apply_job(part: EventBus, ctx: Context) -> list[Obj]:
     """The ConfigMap of stream and consumer configurations and the Job that applies them with the nats CLI."""
     data = {"apply.sh": APPLY_SCRIPT}
-    data |= {f"stream-{s.name}.json": json_file(s.config()) for s in part.streams}
-    data |= {f"consumer-{c.stream}-{c.name}.json": json_file(c.config()) for c in part.consumers}
+    # stream.<name>.json, consumer.<stream>.<name>.json: NATS names have no dots
+    data |= {f"stream.{s.name}.json": json_file(s.config()) for s in part.streams}
+    data |= {f"consumer.{c.stream}.{c.name}.json": json_file(c.config()) for c in part.consumers}
     name = f"{part.name}-streams"
     digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]
     items = [{"key": "apply.sh", "path": "apply.sh"}]
-    items += [{"key": f"stream-{s.name}.json", "path": f"streams/{s.name}.json"} for s in part.streams]
-    items += [{"key": f"consumer-{c.stream}-{c.name}.json", "path": f"consumers/{c.stream}/{c.name}.json"} for c in part.consumers]
+    items += [{"key": f"stream.{s.name}.json", "path": f"streams/{s.name}.json"} for s in part.streams]
+    items += [{"key": f"consumer.{c.stream}.{c.name}.json", "path": f"consumers/{c.stream}/{c.name}.json"} for c in part.consumers]
     _, tmp = tmp_volume()
     job = {
         "apiVersion": "batch/v1",
