@@ -70,6 +70,25 @@ def prepare_host() -> None:
         directory.mkdir(parents=True, exist_ok=True)
 
 
+FENCE = "KUBE-KOYALITE-FENCE"
+"""A filter chain: a packet still addressed to the service range when it is forwarded was not translated by kube-proxy."""
+
+
+def fence_services(service_cidr: str) -> None:
+    """Refuse forwarded traffic to a Service address kube-proxy has no rule for (yet), instead of routing it out.
+
+    On this host everything off the node goes to a gateway that answers any HTTP request itself (404, `server:
+    keryx`): a pod's connection to a Service in the moment between its endpoints changing and kube-proxy's next
+    sync reached that gateway, and a client keeping the connection alive kept asking it (the LiteFS primary's
+    restart test, 1 run in 3). On a real network such a packet is dropped; here it is refused at once. Removed with
+    the other KUBE- chains (_remove_chains)."""
+    run("iptables", "-N", FENCE, check=False)
+    run("iptables", "-F", FENCE)
+    run("iptables", "-A", FENCE, "-d", service_cidr, "-j", "REJECT", "--reject-with", "icmp-port-unreachable")
+    if run("iptables", "-C", "FORWARD", "-j", FENCE, check=False).returncode != 0:
+        run("iptables", "-I", "FORWARD", "1", "-j", FENCE)
+
+
 def containerd_config(paths: Paths) -> Path:
     # version 2 config for containerd 1.6; root and state are ours, the socket is the default one
     text = f"""version = 2
@@ -343,6 +362,9 @@ def up(paths: Paths, ip: str, node_name: str) -> None:
     start(paths, "containerd", ["containerd", "--config", str(containerd_config(paths))])
     wait_for("containerd", lambda: ctr("version", check=False).returncode == 0, 30, paths, ["containerd"])
     cni_config()
+    from cluster import SERVICE_CIDR
+
+    fence_services(SERVICE_CIDR)
     count = import_images(local_stack_images())
     log(f"{count} images in the node's containerd ({time.monotonic() - started:.0f}s)")
     labels = f"topology.kubernetes.io/region={REGION},topology.kubernetes.io/zone={ZONE}"

@@ -198,9 +198,10 @@ def test_the_litefs_primary_comes_back_with_its_data(cluster: kube.Cluster, proj
     cluster.kubectl("wait", "pod", "-n", NS, primary, "--for=condition=Ready", "--timeout=180s")
     assert cluster.get("pod", "-n", NS, primary)["metadata"]["uid"] != uid
     token = (project.dir / "token").read_text()
-    # One CI run saw the restarted primary's Service answer 404 (empty body) for the whole default 60 s, which neither
-    # LiteFS's proxy nor koyalite-db answers; not reproduced in 9 restarts since. Wait longer; on failure the message
-    # carries who answered (probe) and where every pod and endpoint was (_scene).
+    # The restarted primary's Service once answered 404 (`server: keryx`) for the whole wait in 1 run of 3: this host's
+    # gateway, reached by a connection made while kube-proxy had no rule for the Service and then kept alive. The
+    # node fences the service range (scripts/cluster_node.py fence_services) and the probe opens a connection per
+    # request; on failure the message carries who answered and where every pod and endpoint was (_scene).
     _job(cluster, "probe-2", ["--check-persisted", "--token", token, "--wait-s", "150"])
 
 

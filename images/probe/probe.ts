@@ -58,8 +58,14 @@ function need(name: string, ...names: string[]): string {
 
 type Answer = { status: number; headers: Headers; text: string; json: unknown };
 
+// A new connection for every request: a retried step must ask the address again, not whoever answered the first
+// time on a kept-alive connection (a Service's address can lead elsewhere while its endpoints change).
+const FRESH = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+
 async function http(url: string, init: RequestInit = {}): Promise<Answer> {
-  const response = await fetch(url, { ...init, redirect: "manual", signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  const response = await fetch(url, {
+    ...init, client: FRESH, redirect: "manual", signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+  } as RequestInit);
   const text = await response.text();
   let json: unknown = undefined;
   try {
