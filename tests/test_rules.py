@@ -995,4 +995,139 @@ def test_events(text: str, env: str | None, expected: list[str]) -> None:
 
 def test_every_rule_module_registers_rules() -> None:
     modules = {fn.__module__.rsplit(".", 1)[1] for fn in RULES}
-    assert modules == {"dataplane", "events", "features", "limits", "naming", "policy", "references", "schedules", "secrets", "targets"}
+    assert modules == {
+        "dataplane",
+        "edge",
+        "events",
+        "features",
+        "limits",
+        "naming",
+        "policy",
+        "references",
+        "schedules",
+        "secrets",
+        "targets",
+    }
+
+
+# --- functions on hosted edge platforms -------------------------------------------------------------------------
+
+EDGE_HEAD = """\
+        services:
+          auth: {secrets: {JWT_SECRET: jwt_secret}}
+"""
+EDGE = {
+    "platform-without-its-settings": case(
+        EDGE_HEAD
+        + """\
+        functions:
+          platform: cloudflare-workers
+          api_url: https://api.acme.example.com
+          items:
+            - {name: hello, entrypoint: functions/hello.ts}
+            - {name: digest, entrypoint: functions/digest.ts, platform: deno-deploy}
+        """,
+        "koyalite.yaml:6:13: error: functions.platform: function hello runs on Cloudflare Workers, which needs functions.cloudflare (add functions.cloudflare: {account_id: <32 hex digits from the dashboard>})",
+        "koyalite.yaml:10:65: error: functions.items.digest.platform: function digest runs on Deno Deploy, which needs functions.deno_deploy (add functions.deno_deploy: {org: <your organization>})",
+    ),
+    "memory-and-timeout-over-the-platform": case(
+        EDGE_HEAD
+        + """\
+        functions:
+          platform: cloudflare-workers
+          api_url: https://api.acme.example.com
+          cloudflare: {account_id: 0123456789abcdef0123456789abcdef}
+          items:
+            - {name: resize, entrypoint: functions/resize.ts, memory: 256Mi, timeout: 20m}
+            - {name: hello, entrypoint: functions/hello.ts}
+        """,
+        "koyalite.yaml:10:63: error: functions.items.resize.memory: function resize asks for 256Mi of memory; Cloudflare Workers gives an isolate at most 128Mi (lower it to 128Mi or less, or run the function self-hosted)",
+        "koyalite.yaml:10:79: error: functions.items.resize.timeout: function resize has a timeout of 20m; on Cloudflare Workers a cron trigger runs at most 15 minutes (lower it to 15m or less, or run the function self-hosted)",
+    ),
+    "cron-in-a-time-zone-and-no-api-url": case(
+        EDGE_HEAD
+        + """\
+        functions:
+          deno_deploy: {org: acme}
+          items:
+            - {name: digest, entrypoint: functions/digest.ts, platform: deno-deploy}
+        cron:
+          - {name: weekly, schedule: "0 8 * * MON", timezone: Europe/Berlin, function: digest}
+        """,
+        "koyalite.yaml:5:1: error: functions: functions on a hosted platform call the project's API from outside, and this environment has no public address (set functions.api_url to the address the API is reachable at, or give the environment an ingress)",
+        "koyalite.yaml:10:55: error: cron.weekly.timezone: cron job weekly calls digest, which runs on a hosted platform whose scheduler keeps UTC only (set `timezone: UTC` and write the schedule in UTC (mind daylight saving time))",
+    ),
+    "jwt-without-the-auth-key": case(
+        """\
+        functions:
+          api_url: https://api.acme.example.com
+          deno_deploy: {org: acme}
+          items:
+            - {name: digest, entrypoint: functions/digest.ts, platform: deno-deploy}
+        """,
+        "koyalite.yaml:3:1: error: functions.runtime.verify_jwt: hosted functions verify JWTs with the key the auth service signs them with, and services.auth has no JWT_SECRET (add `secrets: {JWT_SECRET: jwt_secret}` to services.auth, or set verify_jwt: false)",
+    ),
+    "settings-no-function-uses": case(
+        EDGE_HEAD
+        + """\
+        functions:
+          api_url: https://api.acme.example.com
+          cloudflare: {account_id: 0123456789abcdef0123456789abcdef}
+          deno_deploy: {org: acme}
+          items:
+            - {name: digest, entrypoint: functions/digest.ts, platform: deno-deploy}
+        """,
+        "koyalite.yaml:7:3: warning: functions.cloudflare: functions.cloudflare is set, but no function runs on Cloudflare Workers (set `platform: cloudflare-workers` on the functions that should, or remove functions.cloudflare)",
+    ),
+}
+
+
+@pytest.mark.parametrize(("text", "env", "expected"), EDGE.values(), ids=EDGE.keys())
+def test_edge(text: str, env: str | None, expected: list[str]) -> None:
+    run(text, env, expected)
+
+
+def test_what_a_platform_cannot_run_is_found_in_the_source_with_its_line(tmp_path: Path) -> None:
+    (tmp_path / "functions").mkdir()
+    (tmp_path / "functions" / "report.ts").write_text(
+        'import { execFile } from "node:child_process";\n'
+        'import { z } from "npm:zod@3";\n'
+        "// Deno.readTextFile in a comment is fine\n"
+        "export default { async fetch() { const t = await Deno.readTextFile('/etc/hosts'); Deno.env.set('X', t); "
+        "return new Response(Deno.env.get('Y')); } };\n"
+    )
+    text = manifest(
+        EDGE_HEAD
+        + """\
+        functions:
+          api_url: https://api.acme.example.com
+          platform: cloudflare-workers
+          cloudflare: {account_id: 0123456789abcdef0123456789abcdef}
+          items:
+            - {name: report, entrypoint: functions/report.ts}
+        """
+    )
+    found = problems(text, None, base_dir=tmp_path)
+    assert [f.split(": error: ")[1] for f in found] == [
+        "functions.items.report.entrypoint: functions/report.ts:1:27: function report imports node:child_process, which"
+        " Cloudflare Workers do not provide (run this function self-hosted or on Deno Deploy)",
+        "functions.items.report.entrypoint: functions/report.ts:2:20: function report imports a npm: specifier, which only"
+        " Deno resolves: the Workers bundle cannot (import a relative module, or run this function self-hosted or on Deno Deploy)",
+        "functions.items.report.entrypoint: functions/report.ts:4:50: function report uses Deno.readTextFile, a Deno API"
+        " Cloudflare Workers do not have (koyalite gives functions Deno.env only) (use a web API (fetch, crypto.subtle,"
+        " Response) instead, or run this function self-hosted or on Deno Deploy)",
+        "functions.items.report.entrypoint: functions/report.ts:4:83: function report changes its environment, which"
+        " Cloudflare Workers do not have (read configuration only (Deno.env.get); keep state in the database)",
+    ]
+    assert all(f.startswith("koyalite.yaml:10:34: error:") for f in found)  # the function's entrypoint
+    # the same function on Deno Deploy: all of it runs there
+    assert (
+        problems(
+            text.replace("platform: cloudflare-workers", "platform: deno-deploy").replace(
+                "cloudflare: {account_id: 0123456789abcdef0123456789abcdef}", "deno_deploy: {org: acme}"
+            ),
+            None,
+            base_dir=tmp_path,
+        )
+        == []
+    )

@@ -222,9 +222,14 @@ def render(
         sys.stdout.write(renderer.stream(objects, built))
         if renderer.stream_note:
             sys.stderr.write(f"note: {renderer.stream_note}\n")
+        if built.edge:
+            sys.stderr.write(f"note: the projects of {', '.join(a.platform for a in built.edge)} are written with -o DIR (under edge/)\n")
     else:
-        write_tree(Path(output), renderer.files(objects, built))
-        sys.stderr.write(f"rendered {len(objects)} objects for {env} into {output}\n")
+        from provisioner.targets import edge
+
+        write_tree(Path(output), {**renderer.files(objects, built), **edge.files(built.edge, env, built.project)})
+        hosted = f" and {len(built.edge)} hosted functions project(s) under edge/" if built.edge else ""
+        sys.stderr.write(f"rendered {len(objects)} objects{hosted} for {env} into {output}\n")
     return 0
 
 

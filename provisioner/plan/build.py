@@ -8,6 +8,7 @@ from pathlib import Path
 
 from provisioner.errors import Diagnostic, ManifestError
 from provisioner.manifest import Checked, images
+from provisioner.manifest.models import Function as ManifestFunction
 from provisioner.manifest.models import Manifest, Service, Webhook
 from provisioner.manifest.models.events import WEBHOOK_STREAM, Queue, Stream, captures, dead_letter_subject, parse_age, webhook_subjects
 from provisioner.manifest.models.services import Health
@@ -22,6 +23,8 @@ from provisioner.plan.model import (
     CronTask,
     DockerHints,
     Edge,
+    EdgeApp,
+    EdgeCron,
     EdgeRuntime,
     EventBus,
     EventWorker,
@@ -121,23 +124,29 @@ class _Builder:
             )
         return found
 
+    def platform_of(self, fn: ManifestFunction) -> str:
+        return fn.platform or self.m.functions.platform
+
+    def function_code(self, fn: ManifestFunction) -> FunctionCode:
+        return FunctionCode(
+            fn.name,
+            fn.entrypoint,
+            self.source(fn.entrypoint),
+            tuple(fn.routes),
+            _env(fn.env),
+            _secrets(fn.secrets),
+            parse_duration(fn.timeout),
+            fn.memory,
+        )
+
     def runtime(self) -> EdgeRuntime | None:
+        """The self-hosted runtime, serving the functions no hosted platform runs (none left: no runtime)."""
         if not self.m.features.edge_functions:
             return None
-        rt, functions = self.m.functions.runtime, []
-        for fn in sorted(self.m.functions.items, key=lambda f: f.name):
-            functions.append(
-                FunctionCode(
-                    fn.name,
-                    fn.entrypoint,
-                    self.source(fn.entrypoint),
-                    tuple(fn.routes),
-                    _env(fn.env),
-                    _secrets(fn.secrets),
-                    parse_duration(fn.timeout),
-                    fn.memory,
-                )
-            )
+        rt = self.m.functions.runtime
+        mine = [fn for fn in sorted(self.m.functions.items, key=lambda f: f.name) if self.platform_of(fn) == "self-hosted"]
+        if not mine and self.m.functions.items:
+            return None
         return EdgeRuntime(
             name=self.name("functions"),
             role="functions",
@@ -148,8 +157,59 @@ class _Builder:
             port=rt.port,
             probe=Probe(RUNTIME_HEALTH, rt.port),
             verify_jwt=rt.verify_jwt,
-            functions=tuple(functions),
+            functions=tuple(self.function_code(fn) for fn in mine),
         )
+
+    def edge(self) -> tuple[EdgeApp, ...]:
+        """One app per hosted platform that runs functions: its functions, the cron jobs calling them, settings."""
+        m = self.m
+        if not m.features.edge_functions:
+            return ()
+        apps = []
+        for platform in ("cloudflare-workers", "deno-deploy"):
+            functions = [fn for fn in sorted(m.functions.items, key=lambda f: f.name) if self.platform_of(fn) == platform]
+            if not functions:
+                continue
+            names = {fn.name for fn in functions}
+            crons = tuple(
+                EdgeCron(job.name, job.schedule, job.function, job.suspend)
+                for job in sorted(m.cron, key=lambda j: j.name)
+                if m.features.cron and job.function in names
+            )
+            host = self._host()
+            shared = {
+                "KOYALITE_PROJECT": m.project.name,
+                "KOYALITE_ENVIRONMENT": self.env,
+                "KOYALITE_PUBLIC_URL": f"https://{host}" if host else "",
+                "KOYALITE_API_URL": m.functions.api_url or (f"https://{host}" if host else ""),
+            }
+            jwt = m.services.auth.secrets.get("JWT_SECRET") if m.functions.runtime.verify_jwt else None
+            app = EdgeApp(
+                platform=platform,
+                name=f"{m.project.name}-{self.env}-functions",
+                account="",
+                functions=tuple(self.function_code(fn) for fn in functions),
+                crons=crons,
+                shared=tuple(sorted(shared.items())),
+                verify_jwt=m.functions.runtime.verify_jwt,
+                jwt_secret=jwt,
+            )
+            cf, dd = m.functions.cloudflare, m.functions.deno_deploy
+            if platform == "cloudflare-workers" and cf is not None:  # the rules ask for the settings
+                longest = max(fn.timeout_s for fn in app.functions)
+                app = replace(
+                    app,
+                    name=cf.name or app.name,
+                    account=cf.account_id,
+                    compatibility_date=cf.compatibility_date,
+                    routes=tuple((r.pattern, r.zone_name, r.custom_domain) for r in cf.routes),
+                    workers_dev=cf.workers_dev,
+                    cpu_ms=cf.cpu_ms or min(300_000, int(longest * 1000)),
+                )
+            elif platform == "deno-deploy" and dd is not None:
+                app = replace(app, name=dd.app or app.name, account=dd.org)
+            apps.append(app)
+        return tuple(apps)
 
     def source(self, entrypoint: str) -> str:
         if self.base_dir is None:
@@ -239,10 +299,11 @@ class _Builder:
         if not self.m.features.cron:
             return []
         tasks = []
+        hosted = {fn.name for fn in self.m.functions.items if self.platform_of(fn) != "self-hosted"}
         for job in sorted(self.m.cron, key=lambda j: j.name):
             if job.function is not None:
-                if runtime is None:
-                    continue  # the rules refuse this; a disabled runtime leaves nothing to call
+                if runtime is None or job.function in hosted:
+                    continue  # the rules refuse the first; the platform's own scheduler calls the second (edge())
                 url = f"http://{runtime.name}:{runtime.port}/{job.function}"
             else:
                 assert job.url is not None
@@ -489,6 +550,7 @@ class _Builder:
             parts=tuple(parts),
             kubernetes=kubernetes,
             docker=docker,
+            edge=self.edge(),
         )
 
 

@@ -445,6 +445,49 @@ class DockerHints:
 
 
 @dataclass(frozen=True, slots=True)
+class EdgeCron:
+    """A cron job that calls a function on a hosted platform: the platform's own scheduler runs it (in UTC)."""
+
+    name: str
+    schedule: str
+    function: str
+    suspend: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeApp:
+    """The functions an environment runs on one hosted edge platform: one Cloudflare Worker, or one Deno Deploy app.
+
+    Not a part: the targets do not translate it, the platform's own project (provisioner/targets/edge) is deployed
+    beside them (components/edge.py)."""
+
+    platform: str
+    """cloudflare-workers or deno-deploy."""
+    name: str
+    """The Worker's or the app's name."""
+    account: str
+    """Cloudflare account ID, or Deno Deploy organization."""
+    functions: tuple[FunctionCode, ...]
+    crons: tuple[EdgeCron, ...]
+    shared: tuple[tuple[str, str], ...]
+    """Project settings every function reads (KOYALITE_API_URL, …)."""
+    verify_jwt: bool
+    jwt_secret: str | None
+    """The secret holding the project's JWT signing key, when verify_jwt."""
+    compatibility_date: str = ""
+    routes: tuple[tuple[str, str | None, bool], ...] = ()
+    """Cloudflare routes: (pattern, zone name, custom domain)."""
+    workers_dev: bool = False
+    cpu_ms: int | None = None
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The secrets the platform must hold, sorted."""
+        names = {s.secret for fn in self.functions for s in fn.secrets} | ({self.jwt_secret} if self.jwt_secret else set())
+        return tuple(sorted(names))
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """Everything one environment deploys, in a stable order."""
 
@@ -456,11 +499,13 @@ class Plan:
     parts: tuple[Part, ...]
     kubernetes: KubernetesHints | None = None
     docker: DockerHints | None = None
+    edge: tuple[EdgeApp, ...] = ()
+    """Functions on hosted edge platforms, deployed beside the target's parts."""
 
     def of(self, kind: type[P]) -> tuple[P, ...]:
         """The parts of one type, in plan order."""
         return tuple(p for p in self.parts if isinstance(p, kind))
 
     def secret_keys(self) -> list[str]:
-        """The names of the secrets the workloads need (the SecretSet parts), sorted."""
-        return sorted({key for part in self.of(SecretSet) for key in part.keys})
+        """The names of the secrets the workloads and the hosted functions need, sorted."""
+        return sorted({key for part in self.of(SecretSet) for key in part.keys} | {key for app in self.edge for key in app.secrets})

@@ -19,6 +19,9 @@ from provisioner.manifest.models.types import (
 )
 
 ENTRYPOINT = r"^[A-Za-z0-9_][A-Za-z0-9._/-]*\.(ts|js|mts|mjs|tsx|jsx)$"
+SLUG = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+Platform = Literal["self-hosted", "cloudflare-workers", "deno-deploy"]
+"""Where functions run: the self-hosted edge runtime, or a hosted edge platform."""
 URL = r"^https?://[^\s/$.?#][^\s]*$"
 EVENT = r"^[a-z]+(\.[a-z_]+)+$"
 
@@ -51,6 +54,41 @@ class Function(Model):
     secrets: dict[EnvVarName, SecretRef] = Field(default_factory=dict, description="Variables filled from named secrets.")
     timeout: Duration = Field("60s", description="Wall-clock limit per invocation.")
     memory: ByteQuantity = Field("150Mi", description="Memory limit of the function's isolate.")
+    platform: Platform | None = Field(None, description="Where this function runs; `functions.platform` when unset.")
+
+
+class WorkerRoute(Model):
+    """A Cloudflare route: requests matching the pattern go to the environment's Worker."""
+
+    pattern: Annotated[str, Field(pattern=r"^[^\s/]+/[^\s]*$")] = Field(
+        description="Host and path pattern.", examples=["acme.example.com/functions/v1/*"]
+    )
+    zone_name: Annotated[str, Field(pattern=r"^[a-z0-9.-]+$")] | None = Field(
+        None, description="The zone (domain) the pattern is in; unset with custom_domain."
+    )
+    custom_domain: bool = Field(False, description="The pattern is a custom domain the Worker owns whole.")
+
+
+class CloudflareWorkers(Model):
+    """Functions on Cloudflare Workers: one Worker per environment serves them (API token: CLOUDFLARE_API_TOKEN)."""
+
+    account_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")] = Field(description="Cloudflare account ID (not a secret).")
+    name: Annotated[str, Field(pattern=SLUG)] | None = Field(None, description="Worker name; <project>-<environment>-functions when unset.")
+    compatibility_date: Annotated[str, Field(pattern=r"^20[0-9]{2}-[01][0-9]-[0-3][0-9]$")] = Field(
+        "2026-11-01", description="Workers runtime compatibility date."
+    )
+    routes: list[WorkerRoute] = Field(default_factory=list, description="Routes to the Worker on your zones.")
+    workers_dev: bool = Field(True, description="Serve on the account's workers.dev subdomain too.")
+    cpu_ms: int | None = Field(
+        None, ge=10, le=300_000, description="CPU time per invocation in ms; from the longest function timeout when unset."
+    )
+
+
+class DenoDeploy(Model):
+    """Functions on Deno Deploy: one app per environment serves them (token: DENO_DEPLOY_TOKEN)."""
+
+    org: Annotated[str, Field(pattern=SLUG)] = Field(description="Deno Deploy organization.")
+    app: Annotated[str, Field(pattern=SLUG)] | None = Field(None, description="App name; <project>-<environment>-functions when unset.")
 
 
 class Functions(Model):
@@ -58,6 +96,12 @@ class Functions(Model):
 
     runtime: Runtime = Field(default_factory=Runtime, description="The Deno edge runtime.")
     items: list[Function] = Field(default_factory=list, description="The functions; merged by name across environments.")
+    platform: Platform = Field("self-hosted", description="Where functions run unless a function says otherwise.")
+    cloudflare: CloudflareWorkers | None = Field(None, description="Cloudflare Workers settings, for functions that run there.")
+    deno_deploy: DenoDeploy | None = Field(None, description="Deno Deploy settings, for functions that run there.")
+    api_url: Annotated[str, Field(pattern=URL)] | None = Field(
+        None, description="The project's API as hosted functions reach it (KOYALITE_API_URL); https://<public host> when unset."
+    )
 
 
 class CronJob(Model):

@@ -69,6 +69,7 @@ def run(context: Context) -> Iterator[Diagnostic]:
 # The rule modules register themselves on import; they need `rule` and `Context` defined above.
 from provisioner.manifest.rules import (  # noqa: E402
     dataplane,
+    edge,
     events,
     features,
     limits,
@@ -85,6 +86,7 @@ __all__ = [
     "Context",
     "Rule",
     "dataplane",
+    "edge",
     "events",
     "features",
     "limits",
