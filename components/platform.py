@@ -48,6 +48,8 @@ class Platform(pulumi.ComponentResource):
     """Part components by name (the namespace first on Kubernetes), in plan order."""
     exports: dict[str, pulumi.Input[Any]]
     """Stack outputs: environment, namespace, public URL."""
+    edge: dict[str, pulumi.Resource]
+    """The hosted functions' apps by name."""
 
     def __init__(self, name: str, plan: Plan, settings: Settings, opts: pulumi.ResourceOptions | None = None) -> None:
         deploy = TARGETS.get(plan.target)
@@ -63,4 +65,21 @@ class Platform(pulumi.ComponentResource):
         deployed = deploy(self, plan, settings)
         self.parts = dict(deployed.parts)
         self.exports = dict(deployed.exports)
+        self.edge = self._edge(plan, settings)
         self.register_outputs(self.exports)
+
+    def _edge(self, plan: Plan, settings: Settings) -> dict[str, pulumi.Resource]:
+        """The functions hosted platforms run (components/edge.py); render mode applies nothing, so deploys none."""
+        if not plan.edge:
+            return {}
+        if settings.render_directory:
+            pulumi.log.warn(f"rendering: the hosted functions ({', '.join(a.platform for a in plan.edge)}) are not deployed")
+            return {}
+        from components import edge
+        from components.secrets import stack_secrets
+
+        keys = sorted({key for app in plan.edge for key in app.secrets})
+        made = edge.deploy(self, plan.edge, plan.environment, plan.project, stack_secrets(keys, settings))
+        for app in plan.edge:
+            self.exports[f"functions:{app.platform}"] = app.name
+        return dict(made)

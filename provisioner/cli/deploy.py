@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -55,6 +56,26 @@ def _planned(env: str, file: Path) -> Plan:
     return hooks.transform_plan(plan.build(hooks.validated(manifest.check(doc, env)), doc.base_dir))
 
 
+TOKENS = {
+    "cloudflare-workers": ("CLOUDFLARE_API_TOKEN", "a Cloudflare API token that may edit Workers scripts and routes"),
+    "deno-deploy": ("DENO_DEPLOY_TOKEN", "a Deno Deploy organization token"),
+}
+"""The variable each hosted platform's deploy reads its token from (components/edge.py), and what it holds."""
+
+
+def _check_tokens(planned: Plan) -> None:
+    """The hosted platforms' tokens are in the environment before the engine starts: nothing is half-deployed."""
+    from provisioner.deploy.engine import DeployError
+
+    for hosted in planned.edge:
+        variable, what = TOKENS[hosted.platform]
+        if not os.environ.get(variable):
+            raise DeployError(
+                f"environment {planned.environment} runs functions on {hosted.platform} (app {hosted.name}), and {variable} is not set",
+                f"export {variable} with {what} (in CI: from a secret)",
+            )
+
+
 def _check_cluster(engine: Engine, planned: Plan, create: bool = True) -> None:
     """A Kubernetes environment's cluster is reachable and its namespace free or ours, before the engine runs."""
     hints = planned.kubernetes
@@ -83,8 +104,9 @@ def _progress() -> Progress:
 
     console = Console(stderr=True, highlight=False)
 
-    def step(op: str, type_: str, name: str) -> None:
-        console.print(f"  {_SYMBOLS.get(op, op):>2} {type_} [bold]{name}[/bold] [dim]{op}[/dim]")
+    def step(op: str, type_: str, name: str, keys: tuple[str, ...]) -> None:
+        changed = f" [dim]({', '.join(keys)})[/dim]" if keys else ""
+        console.print(f"  {_SYMBOLS.get(op, op):>2} {type_} [bold]{name}[/bold] [dim]{op}[/dim]{changed}")
 
     def failed(name: str) -> None:
         console.print(f"  [red]✗ {name} failed[/red]")
@@ -140,6 +162,7 @@ def up(
     engine, _ = _engine(env, file, backend, check=False)
     if not yes and not (sys.stdin.isatty() and typer.confirm(f"deploy environment {env}?")):
         raise UsageError(f"not confirmed: nothing deployed to {env}", "pass --yes to deploy without asking (CI)")
+    _check_tokens(planned)
     _check_cluster(engine, planned)
     hooks.before_deploy(planned, env)
     summary = engine.up(_progress(), allow_replace=allow_replace or [], plan=plan, diff=diff)
@@ -168,6 +191,7 @@ def destroy(
     if not yes and not (sys.stdin.isatty() and typer.confirm(f"destroy environment {env}? (data volumes are kept)")):
         raise UsageError(f"not confirmed: nothing destroyed in {env}", "pass --yes to destroy without asking")
     if not protected or allow_protected:
+        _check_tokens(planned)
         _check_cluster(engine, planned, create=False)
     summary = engine.destroy(_progress(), protected=protected, allow_protected=allow_protected)
     _done("destroy", env, summary)

@@ -62,6 +62,16 @@ class PlanDriftError(RefusedError):
         self.urn = urn
 
 
+def _changed_keys(meta: events.StepEventMetadata) -> tuple[str, ...]:
+    """The top-level inputs an update changes: the provider's own diff, else the old and new inputs compared (a dynamic
+    provider reports none: the edge apps' `function:<name>` keys tell which functions change)."""
+    found = {key.split(".", 1)[0].split("[", 1)[0] for key in meta.diffs or ()}
+    if not found and meta.old is not None and meta.new is not None:
+        old, new = meta.old.inputs or {}, meta.new.inputs or {}
+        found = {k for k in {*old, *new} if old.get(k) != new.get(k) and not k.startswith("__")}
+    return tuple(sorted(found))
+
+
 _PLAN_VIOLATION = re.compile(r"resource (?P<urn>urn:pulumi:\S+) violates plan: (?P<why>[^\n]*)")
 """The engine's refusal of a step outside the update plan (pkg/resource/deploy/step_generator.go)."""
 
@@ -70,7 +80,8 @@ _PLAN_VIOLATION = re.compile(r"resource (?P<urn>urn:pulumi:\S+) violates plan: (
 class Progress:
     """What the CLI shows while the engine runs: a callback per step and per engine message."""
 
-    on_step: Callable[[str, str, str], None] = lambda op, type_, name: None
+    on_step: Callable[[str, str, str, tuple[str, ...]], None] = lambda op, type_, name, keys: None
+    """(operation, type, name, the top-level inputs an update changes)."""
     on_failed: Callable[[str], None] = lambda name: None
     on_message: Callable[[str, str], None] = lambda severity, text: None
     steps: list[Step] = field(default_factory=list)
@@ -83,7 +94,7 @@ class Progress:
             op = getattr(meta.op, "value", str(meta.op))
             self.steps.append(Step(op, meta.urn, meta.type, tuple(meta.keys or ()), tuple(meta.diffs or ())))
             if op != "same":
-                self.on_step(op, meta.type, meta.urn.rsplit("::", 1)[-1])
+                self.on_step(op, meta.type, meta.urn.rsplit("::", 1)[-1], _changed_keys(meta) if op == "update" else ())
         elif event.res_op_failed_event is not None:
             self.on_failed(event.res_op_failed_event.metadata.urn.rsplit("::", 1)[-1])
         elif event.diagnostic_event is not None and event.diagnostic_event.severity in ("error", "warning"):

@@ -202,7 +202,7 @@ class _Builder:
                     name=cf.name or app.name,
                     account=cf.account_id,
                     compatibility_date=cf.compatibility_date,
-                    routes=tuple((r.pattern, r.zone_name, r.custom_domain) for r in cf.routes),
+                    routes=tuple((r.pattern, r.zone_name) for r in cf.routes),
                     workers_dev=cf.workers_dev,
                     cpu_ms=cf.cpu_ms or min(300_000, int(longest * 1000)),
                 )

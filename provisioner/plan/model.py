@@ -475,8 +475,8 @@ class EdgeApp:
     jwt_secret: str | None
     """The secret holding the project's JWT signing key, when verify_jwt."""
     compatibility_date: str = ""
-    routes: tuple[tuple[str, str | None, bool], ...] = ()
-    """Cloudflare routes: (pattern, zone name, custom domain)."""
+    routes: tuple[tuple[str, str], ...] = ()
+    """Cloudflare routes: (pattern, zone name)."""
     workers_dev: bool = False
     cpu_ms: int | None = None
 

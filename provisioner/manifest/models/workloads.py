@@ -63,10 +63,9 @@ class WorkerRoute(Model):
     pattern: Annotated[str, Field(pattern=r"^[^\s/]+/[^\s]*$")] = Field(
         description="Host and path pattern.", examples=["acme.example.com/functions/v1/*"]
     )
-    zone_name: Annotated[str, Field(pattern=r"^[a-z0-9.-]+$")] | None = Field(
-        None, description="The zone (domain) the pattern is in; unset with custom_domain."
+    zone_name: Annotated[str, Field(pattern=r"^[a-z0-9.-]+$")] = Field(
+        description="The zone (domain) the pattern is in.", examples=["example.com"]
     )
-    custom_domain: bool = Field(False, description="The pattern is a custom domain the Worker owns whole.")
 
 
 class CloudflareWorkers(Model):

@@ -113,10 +113,7 @@ def workers(app: EdgeApp, environment: str, project: str) -> dict[str, str]:
         "workers_dev": app.workers_dev,
     }
     if app.routes:
-        config["routes"] = [
-            {"pattern": pattern, "custom_domain": True} if custom else {"pattern": pattern, "zone_name": zone}
-            for pattern, zone, custom in app.routes
-        ]
+        config["routes"] = [{"pattern": pattern, "zone_name": zone} for pattern, zone in app.routes]
     crons = sorted({schedule(c.schedule) for c in _active(app.crons)})
     config["triggers"] = {"crons": crons}
     config["vars"] = dict(app.shared)
