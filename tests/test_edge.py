@@ -424,3 +424,42 @@ def test_the_projects_are_byte_identical_on_every_render(rendered: Path) -> None
     again = edge.files(built.edge, "edge", built.project)
     on_disk = {p.relative_to(rendered.parent).as_posix(): p.read_text() for p in rendered.rglob("*") if p.is_file()}
     assert again == on_disk
+
+
+def test_plan_counts_the_hosted_functions_against_the_limits(rendered: Path) -> None:
+    done = subprocess.run(
+        [
+            str(REPO / ".venv" / "bin" / "koyalite"),
+            "plan",
+            "--env",
+            "edge",
+            "--format",
+            "json",
+            str(rendered.parent.parent / "koyalite.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (found,) = json.loads(done.stdout)["environments"]
+    assert found["hosted"] == [
+        {
+            "platform": "cloudflare-workers",
+            "app": "acme-edge-functions",
+            "account": ACCOUNT,
+            "functions": ["cleanup", "env-view", "ping", "send-digest", "slow", "thumbnail"],
+            "crons": ["nightly-cleanup", "ping-workers", "weekly-digest"],
+            "secrets": ["jwt_secret", "service_role_key"],
+        },
+        {
+            "platform": "deno-deploy",
+            "app": "acme-edge-functions",
+            "account": "acme",
+            "functions": ["deno-env-view", "deno-ping", "deno-slow", "hello"],
+            "crons": ["ping-deno"],
+            "secrets": ["jwt_secret", "service_role_key"],
+        },
+    ]
+    limits = {u["name"]: u["used"] for u in found["limits"]}
+    assert limits["max_functions"] == 10 and limits["max_cron_jobs"] == 5  # the uptime ping stays on the cron runner
+    assert not any(w["name"].startswith("acme-edge-functions") for w in found["workloads"])  # no self-hosted runtime

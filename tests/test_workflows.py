@@ -207,3 +207,12 @@ def test_pre_commit_entry_validates_every_manifest(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1] == f"{REFERENCE}: valid for dev, staging, prod"
     assert f"{invalid}: invalid (1 error)" in result.stderr.splitlines()
+
+
+def test_only_the_deploy_gets_the_hosted_platforms_tokens() -> None:
+    """`koyalite up` reads the Workers and Deno Deploy tokens from the environment; previews need none."""
+    (up,) = load(WORKFLOWS / "koyalite-apply.yaml")["jobs"].values()
+    for variable in ("CLOUDFLARE_API_TOKEN", "DENO_DEPLOY_TOKEN"):
+        assert up["env"][variable] == f"${{{{ secrets.{variable} }}}}"
+    preview = (WORKFLOWS / "koyalite-pull-request.yaml").read_text()
+    assert "CLOUDFLARE_API_TOKEN" not in preview and "DENO_DEPLOY_TOKEN" not in preview

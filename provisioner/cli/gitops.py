@@ -229,6 +229,11 @@ def _summary(s: Summary, console: Console) -> None:
             f"limits.{u.name}", show(u.used), "unbounded" if u.limit is None else show(u.limit), Text(share, style="red" if over else "")
         )
     console.print(limits)
+    if s.hosted:
+        hosted = table("Hosted functions", "platform", "app", "account", "functions", "cron jobs", "secrets")
+        for h in s.hosted:
+            hosted.add_row(h.platform, h.app, h.account, ", ".join(h.functions), ", ".join(h.crons) or "-", ", ".join(h.secrets) or "-")
+        console.print(hosted)
     for note in s.notes:
         console.print(Text(f"note: {note}", style="dim"), soft_wrap=True)
 

@@ -80,6 +80,18 @@ class LimitUse:
 
 
 @dataclass(frozen=True, slots=True)
+class Hosted:
+    """The functions an environment runs on a hosted edge platform (one Worker or one Deno Deploy app)."""
+
+    platform: str
+    app: str
+    account: str
+    functions: tuple[str, ...]
+    crons: tuple[str, ...]
+    secrets: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Summary:
     environment: str
     target: str
@@ -89,6 +101,7 @@ class Summary:
     claims: tuple[Claims, ...]
     limits: tuple[LimitUse, ...] = ()
     notes: tuple[str, ...] = ()
+    hosted: tuple[Hosted, ...] = ()
     cpu_requests_apply: bool = True
     """False on Docker, which reserves no CPU: a request becomes a relative weight (cpu_shares)."""
     storage_enforced: bool = True
@@ -258,16 +271,21 @@ def summarize(checked: Checked, plan: Plan) -> Summary:
         raise ValueError(f"no plan summary for target `{plan.target}`")
     found = SUMMARIZERS[plan.target](checked, plan)
     limits = checked.manifest.limits
+    hosted = tuple(
+        Hosted(a.platform, a.name, a.account, tuple(f.name for f in a.functions), tuple(c.name for c in a.crons), a.secrets)
+        for a in plan.edge
+    )
+    functions = sum(len(p.functions) for p in plan.of(EdgeRuntime)) + sum(len(h.functions) for h in hosted)
     uses = (
-        LimitUse("max_functions", sum(len(p.functions) for p in plan.of(EdgeRuntime)), limits.max_functions),
-        LimitUse("max_cron_jobs", len(plan.of(CronTask)), limits.max_cron_jobs),
+        LimitUse("max_functions", functions, limits.max_functions),
+        LimitUse("max_cron_jobs", len(plan.of(CronTask)) + sum(len(h.crons) for h in hosted), limits.max_cron_jobs),
         LimitUse("max_webhooks", len(checked.manifest.webhooks) if checked.manifest.features.webhooks else 0, limits.max_webhooks),
         # declared streams and queues, as the rules count them (the stream webhook events may add is not the user's)
         LimitUse("max_streams", len(checked.manifest.events.streams) if plan.of(EventBus) else 0, limits.max_streams),
         LimitUse("max_queues", len(checked.manifest.events.queues) if plan.of(EventBus) else 0, limits.max_queues),
         LimitUse("storage_quota", found.storage, parse_bytes(limits.storage_quota) if limits.storage_quota else None, "bytes"),
     )
-    return replace(found, limits=uses)
+    return replace(found, limits=uses, hosted=hosted)
 
 
 def _range(r: Range) -> dict[str, int]:
@@ -302,5 +320,16 @@ def as_dict(s: Summary) -> dict[str, Any]:
         },
         "storage": [{"part": c.part, "claim": c.claim, "count": c.count, "each_bytes": c.each, "total_bytes": c.total} for c in s.claims],
         "limits": [{"name": u.name, "used": u.used, "limit": u.limit, "unit": u.unit} for u in s.limits],
+        "hosted": [
+            {
+                "platform": h.platform,
+                "app": h.app,
+                "account": h.account,
+                "functions": list(h.functions),
+                "crons": list(h.crons),
+                "secrets": list(h.secrets),
+            }
+            for h in s.hosted
+        ],
         "notes": list(s.notes),
     }
