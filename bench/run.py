@@ -197,6 +197,49 @@ def stages(cases: list[Case], runs: int, lines: list[str]) -> dict[str, float]:
     return key
 
 
+# -- the language server ---------------------------------------------------------------------------------------
+
+
+def lsp_section(cases: list[tuple[Case, float]], runs: int, lines: list[str]) -> dict[str, float]:
+    """`koyalite lsp`'s re-check after an edit, in-process (what the server runs off its loop for every change),
+    against `validate` of the same manifest and against the issue's targets."""
+    from provisioner.lsp import analysis
+    from provisioner.lsp.server import DEBOUNCE_S
+
+    rows, key = [], {}
+    for case, target in cases:
+        text = case.path.read_text(encoding="utf-8")
+        edited = text.replace("apiVersion:", "apiVersion:  ", 1)  # an edit: every check runs on a new text
+        stats = measure.interleaved(
+            {
+                "re-check": partial(measure.call, partial(analysis.diagnose, edited, str(case.path), case.path.parent)),
+                "validate": partial(measure.call, partial(validate, case.path)),
+            },
+            runs_for(1000 if "1,000" in case.label else 10, runs * 2),
+        )
+        recheck, floor = stats["re-check"], stats["validate"]
+        key[f"lsp {case.label}"] = recheck.cpu
+        rows.append(
+            f"| {case.label} | {ms(recheck.cpu)} / {ms(recheck.wall)} | {ms(floor.cpu)} | {x(recheck.ratio(floor))} | "
+            f"≤ {ms(target)}: {'**met**' if recheck.wall <= target else '**not met**'} | {recheck.runs} |"
+        )
+    lines += [
+        "## The language server",
+        "",
+        "In-process, medians (CPU / wall). *re-check* is what `koyalite lsp` runs for every change of an open manifest",
+        "(provisioner/lsp/analysis.py `diagnose`: parse the text with positions, check every environment), after the",
+        f"{DEBOUNCE_S * 1000:.0f} ms the server waits for typing to pause; it runs off the protocol's loop, and a newer change",
+        "makes an older check's result be dropped. *validate* is the in-process `koyalite validate` of the same file",
+        "(from disk). Target: the issue's wall-clock bound for a re-check.",
+        "",
+        "| manifest | re-check | validate | re-check / validate | target | runs |",
+        "|---|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
+    return key
+
+
 # -- the CLI -----------------------------------------------------------------------------------------------------
 
 
@@ -429,7 +472,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--output", type=Path, default=None, help="write the markdown report here (stdout otherwise)")
     parser.add_argument("--runs", type=int, default=5, help="repetitions of each measurement (halved, at least 2, for large cases)")
-    parser.add_argument("--skip", action="append", default=[], choices=["cli", "stages", "program", "peers"], help="leave a section out")
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=["cli", "stages", "lsp", "program", "peers"], help="leave a section out"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     load = os.getloadavg()
@@ -463,6 +508,9 @@ def main() -> None:
         if "stages" not in args.skip:
             progress("validate, plan, render")
             key.update(stages([reference, fn10, fn100, fn1000, cron, hooks, regions3, regions10, volumes, everything], args.runs, body))
+        if "lsp" not in args.skip:
+            progress("the language server's re-check")
+            key.update(lsp_section([(reference, 0.030), (fn1000, 0.300)], args.runs, body))
         if "program" not in args.skip:
             progress("the Pulumi program under mocks")
             key.update({f"program {k}": v for k, v in program([reference, fn100, fn1000, cron, regions10], args.runs, body).items()})
@@ -518,6 +566,13 @@ def targets(key: dict[str, float]) -> list[str]:
             f"{verdict(key['helm render'], TARGET_HELM)}. Importing pydantic and building the manifest models, before any "
             f"command runs, is already {x(key['helm floor'])} |"
         )
+    for label, bound in (("reference (koyalite.yaml)", 30), ("1,000 functions", 300)):
+        if f"lsp {label}" in key:
+            seconds = key[f"lsp {label}"]
+            rows.append(
+                f"| `koyalite lsp` re-checks the {label} manifest after an edit in ≤ {bound} ms | "
+                f"{'**met**' if seconds * 1000 <= bound else '**not met**'} ({ms(seconds)} CPU) |"
+            )
     rows.append(
         "| a no-change `koyalite up --env dev` vs plain `pulumi up` | measured by `make bench-deploy` on the deployed dev stack "
         "(it needs the toolchain and the Docker daemon): see bench/REPORT-deploy.md |"

@@ -2,7 +2,7 @@
 # Make this (Debian) host ready for the Docker tiers: Debian's docker.io and busybox-static installed, and a running
 # dockerd (Compose v2+ is built from Go source by scripts/compose.py: Debian's docker-compose is v1, end-of-life); and for the local cluster's node tier (scripts/cluster_node.py): Debian's
 # containerd, runc and CNI plugins (installed, not started: the cluster starts a containerd of its own), and gcc with
-# glibc's static library for the pause binary. Idempotent: a second run only checks (well under a second).
+# glibc's static library for the pause binary; and Debian's Neovim, whose built-in LSP client tests `koyalite lsp`. Idempotent: a second run only checks (well under a second).
 #
 #   sudo bash scripts/host.sh        # as root; used by .ci/run and `make up`
 #
@@ -18,6 +18,7 @@ command -v runc >/dev/null || need+=(runc)
 command -v gcc >/dev/null || need+=(gcc)
 [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || [ -e "/usr/lib/$(gcc -dumpmachine 2>/dev/null)/libc.a" ] || need+=(libc6-dev)
 command -v openssl >/dev/null || need+=(openssl)
+command -v nvim >/dev/null || need+=(neovim)  # the language server's test in a real editor (tests/test_lsp_neovim.py)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "host.sh: missing Debian packages ${need[*]}; run as root (apt-get install ${need[*]})" >&2

@@ -237,3 +237,13 @@ def _override_keys() -> tuple[str, ...]:
     from provisioner.manifest.models import SECTIONS
 
     return SECTIONS
+
+
+@app.command()
+def lsp() -> int:
+    """Serve the Language Server Protocol over stdio for koyalite.yaml: every `validate` check as you type, completion,
+    hover (with each environment's effective value), definitions, references and quick fixes. Editors start it."""
+    from provisioner.lsp.server import serve
+
+    serve()
+    return 0
