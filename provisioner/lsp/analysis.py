@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from provisioner import manifest
-from provisioner.errors import Diagnostic, KoyaliteError, ManifestError, Position, Severity
+from provisioner.errors import Diagnostic, KoyaliteError, ManifestError, Position
 from provisioner.manifest.models import SECTIONS, Environment, Manifest
 from provisioner.manifest.source import Node
 
@@ -379,7 +379,3 @@ def fix_of(diagnostic: Diagnostic) -> str | None:
         if match:
             return match.group("fix")
     return None
-
-
-def severity_rank(severity: Severity) -> int:
-    return 1 if severity is Severity.ERROR else 2

@@ -22,7 +22,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
 from provisioner import manifest
-from provisioner.errors import Diagnostic, ManifestError, Severity
+from provisioner.errors import Diagnostic, KoyaliteError, Severity
 from provisioner.lsp import analysis
 from provisioner.lsp.analysis import Names, Place
 from provisioner.manifest.models import SECTIONS
@@ -82,7 +82,7 @@ class ManifestServer(LanguageServer):
         if environment not in state.effective:
             try:
                 state.effective[environment] = manifest.check(state.doc, environment) if state.doc else None
-            except (ManifestError, Exception):  # noqa: BLE001 - hover shows no effective value for an invalid one
+            except KoyaliteError:  # an invalid environment (or one just removed): no effective value to show
                 state.effective[environment] = None
         return state.effective[environment]
 
