@@ -1067,6 +1067,24 @@ EDGE = {
         """,
         "koyalite.yaml:3:1: error: functions.runtime.verify_jwt: hosted functions verify JWTs with the key the auth service signs them with, and services.auth has no JWT_SECRET (add `secrets: {JWT_SECRET: jwt_secret}` to services.auth, or set verify_jwt: false)",
     ),
+    "queue-to-a-hosted-function": case(
+        EDGE_HEAD
+        + """\
+        functions:
+          api_url: https://api.acme.example.com
+          deno_deploy: {org: acme}
+          items:
+            - {name: thumbnail, entrypoint: functions/t.ts, platform: deno-deploy}
+        events:
+          streams:
+            - {name: storage, subjects: ["storage.>"], max_bytes: 1Gi}
+          queues:
+            - {name: thumbs, stream: storage, function: thumbnail}
+        """,
+        "koyalite.yaml:14:49: error: events.queues.thumbs.function: queue thumbs delivers to function thumbnail, which runs on"
+        " Deno Deploy; the event worker delivers to self-hosted functions only (run thumbnail self-hosted (`platform:"
+        " self-hosted` on it), or deliver the queue to a webhook at its public URL)",
+    ),
     "settings-no-function-uses": case(
         EDGE_HEAD
         + """\

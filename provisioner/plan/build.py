@@ -377,9 +377,9 @@ class _Builder:
 
     def _queue(self, queue: Queue, runtime: EdgeRuntime | None) -> ConsumerSpec | None:
         if queue.function is not None:
-            if runtime is None:
-                return None  # the rules refuse this; a disabled runtime leaves nothing to call
-            fn = next(f for f in runtime.functions if f.name == queue.function)
+            fn = next((f for f in runtime.functions if f.name == queue.function), None) if runtime else None
+            if runtime is None or fn is None:
+                return None  # the rules refuse both: a disabled runtime, or a function on a hosted platform
             url, secret, timeout = f"http://{runtime.name}:{runtime.port}/{fn.name}", None, fn.timeout_s
         else:
             hook = next(h for h in self.m.webhooks if h.name == queue.webhook)

@@ -158,6 +158,16 @@ def hosted_functions(ctx: Context) -> Iterator[Diagnostic]:
                 f"cron job {job.name} calls {job.function}, which runs on a hosted platform whose scheduler keeps UTC only",
                 "set `timezone: UTC` and write the schedule in UTC (mind daylight saving time)",
             )
+    if m.features.events:
+        for j, queue in enumerate(m.events.queues):
+            if queue.function in hosted:
+                platform = next(_platform(ctx, i) for i, fn in enumerate(m.functions.items) if fn.name == queue.function)
+                yield ctx.error(
+                    ("events", "queues", j, "function"),
+                    f"queue {queue.name} delivers to function {queue.function}, which runs on {LIMITS[platform].label}; "
+                    "the event worker delivers to self-hosted functions only",
+                    f"run {queue.function} self-hosted (`platform: self-hosted` on it), or deliver the queue to a webhook at its public URL",
+                )
     settings = ctx.settings
     public = settings is not None and settings.kubernetes is not None and settings.kubernetes.ingress is not None
     if m.functions.api_url is None and not (public or (m.project.domain and ctx.target != "docker")):
