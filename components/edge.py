@@ -94,8 +94,12 @@ def _multipart(parts: list[tuple[str, str, str, bytes]]) -> tuple[bytes, str]:
     return out + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
+OUTPUTS = frozenset({"revision"})
+"""Keys the providers add to their state (the olds a diff gets), never inputs: no part of a change."""
+
+
 def _changed(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
-    return any(olds.get(k) != news.get(k) for k in {*olds, *news} if not k.startswith("__"))
+    return any(olds.get(k) != news.get(k) for k in {*olds, *news} if not k.startswith("__") and k not in OUTPUTS)
 
 
 class WorkerProvider(ResourceProvider):

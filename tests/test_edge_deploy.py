@@ -221,6 +221,8 @@ def test_up_uploads_each_platform_app_with_its_secrets_as_secrets(project: Proje
     assert deploy["json"]["config"] == {"runtime": {"type": "dynamic", "entrypoint": "main.ts"}}
     env_vars = {e["key"]: (e["value"], e["secret"]) for e in deploy["json"]["env_vars"]}
     assert env_vars["KOYALITE_ENVIRONMENT"] == (ENV, False) and env_vars["jwt_secret"] == (stored["jwt_secret"], True)
+    # nothing changed, nothing to do: the revision the app's state keeps is no input
+    project.ok("preview", "--env", ENV, "--expect-no-changes", **TOKENS)
     # secrets are in the state only encrypted
     state = "".join(p.read_text() for p in (project.dir / "state").rglob("*.json"))
     assert stored["jwt_secret"] not in state and stored["service_role_key"] not in state
