@@ -237,7 +237,8 @@ def _digests(app: EdgeApp) -> dict[str, str]:
     return out
 
 
-def _worker_module(app: EdgeApp, environment: str, project: str) -> str:
+def _worker_module(files: Mapping[str, str]) -> str:
+    """The Worker project's module, bundled from its files (written to a temporary folder: esbuild reads files)."""
     from provisioner.targets.edge import tools
 
     try:
@@ -246,7 +247,7 @@ def _worker_module(app: EdgeApp, environment: str, project: str) -> str:
         raise ComponentError(e.message, e.hint) from None
     with tempfile.TemporaryDirectory(prefix="koyalite-worker-") as tmp:
         folder = Path(tmp)
-        for path, text in edge.project(app, environment, project).items():
+        for path, text in files.items():
             (folder / path).parent.mkdir(parents=True, exist_ok=True)
             (folder / path).write_text(text, encoding="utf-8")
         try:
@@ -264,14 +265,14 @@ def deploy(
         values = {name: secrets[name] for name in app.secrets}
         common: dict[str, Any] = {"vars": dict(app.shared), "secrets": values, **_digests(app)}
         opts = pulumi.ResourceOptions(parent=parent, additional_secret_outputs=["secrets"])
+        files = edge.project(app, environment, project)
         if app.platform == "cloudflare-workers":
-            config = edge.project(app, environment, project)["wrangler.jsonc"]
-            wrangler = json.loads(config[config.index("{") :])
+            wrangler = edge.wrangler_config(files["wrangler.jsonc"])
             props = {
                 **common,
                 "account": app.account,
                 "name": app.name,
-                "module": _worker_module(app, environment, project),
+                "module": _worker_module(files),
                 "compatibility_date": app.compatibility_date,
                 "compatibility_flags": wrangler["compatibility_flags"],
                 "crons": wrangler["triggers"]["crons"],
@@ -281,6 +282,6 @@ def deploy(
             }
             made[app.name] = Worker(f"worker-{app.name}", props, opts)
         else:
-            props = {**common, "org": app.account, "app": app.name, "files": edge.project(app, environment, project)}
+            props = {**common, "org": app.account, "app": app.name, "files": files}
             made[app.name] = DenoApp(f"deno-deploy-{app.name}", props, opts)
     return made

@@ -38,7 +38,6 @@ class Open:
 
     uri: str
     version: int = -1
-    checked_version: int = -1
     pending: asyncio.Task[None] | None = None
     doc: manifest.Document | None = None
     """The last text that parsed (names, hover, definitions read it while the current one does not parse)."""
@@ -70,7 +69,6 @@ class ManifestServer(LanguageServer):
         state = self.open.get(uri)
         if state is None or state.version != version:
             return  # the text changed while this ran: its own check publishes
-        state.checked_version = version
         if doc is not None:
             state.doc, state.names, state.effective = doc, analysis.names(doc), {}
         lines = text.split("\n")

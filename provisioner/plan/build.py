@@ -124,9 +124,6 @@ class _Builder:
             )
         return found
 
-    def platform_of(self, fn: ManifestFunction) -> str:
-        return fn.platform or self.m.functions.platform
-
     def function_code(self, fn: ManifestFunction) -> FunctionCode:
         return FunctionCode(
             fn.name,
@@ -144,7 +141,7 @@ class _Builder:
         if not self.m.features.edge_functions:
             return None
         rt = self.m.functions.runtime
-        mine = [fn for fn in sorted(self.m.functions.items, key=lambda f: f.name) if self.platform_of(fn) == "self-hosted"]
+        mine = [fn for fn in sorted(self.m.functions.items, key=lambda f: f.name) if self.m.functions.platform_of(fn) == "self-hosted"]
         if not mine and self.m.functions.items:
             return None
         return EdgeRuntime(
@@ -165,9 +162,17 @@ class _Builder:
         m = self.m
         if not m.features.edge_functions:
             return ()
+        host = self._host()
+        shared = {
+            "KOYALITE_PROJECT": m.project.name,
+            "KOYALITE_ENVIRONMENT": self.env,
+            "KOYALITE_PUBLIC_URL": f"https://{host}" if host else "",
+            "KOYALITE_API_URL": m.functions.api_url or (f"https://{host}" if host else ""),
+        }
+        jwt = m.services.auth.secrets.get("JWT_SECRET") if m.functions.runtime.verify_jwt else None
         apps = []
         for platform in ("cloudflare-workers", "deno-deploy"):
-            functions = [fn for fn in sorted(m.functions.items, key=lambda f: f.name) if self.platform_of(fn) == platform]
+            functions = [fn for fn in sorted(m.functions.items, key=lambda f: f.name) if self.m.functions.platform_of(fn) == platform]
             if not functions:
                 continue
             names = {fn.name for fn in functions}
@@ -176,14 +181,6 @@ class _Builder:
                 for job in sorted(m.cron, key=lambda j: j.name)
                 if m.features.cron and job.function in names
             )
-            host = self._host()
-            shared = {
-                "KOYALITE_PROJECT": m.project.name,
-                "KOYALITE_ENVIRONMENT": self.env,
-                "KOYALITE_PUBLIC_URL": f"https://{host}" if host else "",
-                "KOYALITE_API_URL": m.functions.api_url or (f"https://{host}" if host else ""),
-            }
-            jwt = m.services.auth.secrets.get("JWT_SECRET") if m.functions.runtime.verify_jwt else None
             app = EdgeApp(
                 platform=platform,
                 name=f"{m.project.name}-{self.env}-functions",
@@ -299,7 +296,7 @@ class _Builder:
         if not self.m.features.cron:
             return []
         tasks = []
-        hosted = {fn.name for fn in self.m.functions.items if self.platform_of(fn) != "self-hosted"}
+        hosted = {fn.name for fn in self.m.functions.items if self.m.functions.platform_of(fn) != "self-hosted"}
         for job in sorted(self.m.cron, key=lambda j: j.name):
             if job.function is not None:
                 if runtime is None or job.function in hosted:

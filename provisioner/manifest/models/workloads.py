@@ -102,6 +102,10 @@ class Functions(Model):
         None, description="The project's API as hosted functions reach it (KOYALITE_API_URL); https://<public host> when unset."
     )
 
+    def platform_of(self, fn: Function) -> str:
+        """Where a function runs: its own `platform`, else this section's."""
+        return fn.platform or self.platform
+
 
 class CronJob(Model):
     """A schedule that calls a function or a URL."""

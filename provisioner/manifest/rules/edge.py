@@ -92,11 +92,6 @@ def source_problems(text: str, platform: str) -> Iterator[tuple[int, int, str, s
                 yield number, column + 1, check.why.format(*groups), check.hint
 
 
-def _platform(ctx: Context, i: int) -> str:
-    fn = ctx.manifest.functions.items[i]
-    return fn.platform or ctx.manifest.functions.platform
-
-
 def _where(ctx: Context, i: int) -> tuple[str | int, ...]:
     return ("functions", "items", i, "platform") if ctx.manifest.functions.items[i].platform else ("functions", "platform")
 
@@ -108,7 +103,7 @@ def hosted_functions(ctx: Context) -> Iterator[Diagnostic]:
         return
     used: set[str] = set()
     for i, fn in enumerate(m.functions.items):
-        platform = _platform(ctx, i)
+        platform = m.functions.platform_of(fn)
         if platform not in HOSTED:
             continue
         used.add(platform)
@@ -150,7 +145,7 @@ def hosted_functions(ctx: Context) -> Iterator[Diagnostic]:
             )
     if not used:
         return
-    hosted = {fn.name for i, fn in enumerate(m.functions.items) if _platform(ctx, i) in HOSTED}
+    hosted = {fn.name for fn in m.functions.items if m.functions.platform_of(fn) in HOSTED}
     for j, job in enumerate(m.cron):
         if job.function in hosted and job.timezone != "UTC":
             yield ctx.error(
@@ -161,7 +156,7 @@ def hosted_functions(ctx: Context) -> Iterator[Diagnostic]:
     if m.features.events:
         for j, queue in enumerate(m.events.queues):
             if queue.function in hosted:
-                platform = next(_platform(ctx, i) for i, fn in enumerate(m.functions.items) if fn.name == queue.function)
+                platform = next(m.functions.platform_of(fn) for fn in m.functions.items if fn.name == queue.function)
                 yield ctx.error(
                     ("events", "queues", j, "function"),
                     f"queue {queue.name} delivers to function {queue.function}, which runs on {LIMITS[platform].label}; "

@@ -9,7 +9,17 @@ from collections.abc import Iterator
 from provisioner.errors import Diagnostic
 from provisioner.manifest.rules import Context, rule
 
-MACROS = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"})
+EXPANDED = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+"""Each macro Kubernetes reads, as the five fields it means (for schedulers that know none: the hosted platforms)."""
+MACROS = frozenset(EXPANDED)
 _MONTHS = {m: i + 1 for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"])}
 _DAYS = {d: i for i, d in enumerate(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])}
 _FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (

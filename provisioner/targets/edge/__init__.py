@@ -18,7 +18,9 @@ import json
 import posixpath
 import re
 from pathlib import Path
+from typing import Any
 
+from provisioner.manifest.rules.schedules import EXPANDED
 from provisioner.plan.model import EdgeApp, EdgeCron
 
 LIBRARY = "koyalite_edge.ts"
@@ -26,15 +28,6 @@ LIBRARY_SOURCE = Path(__file__).with_name(LIBRARY)
 ROOT = "edge"
 """Folder of the platforms' projects in a render."""
 
-MACROS = {
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-    "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@hourly": "0 * * * *",
-}
 DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
 
@@ -43,7 +36,7 @@ def schedule(expression: str) -> str:
 
     Cloudflare counts the days of the week from 1 (Sunday); Kubernetes and the manifest from 0 (Sunday, also 7). Names
     mean the same to all three, so numbers become names."""
-    fields = MACROS.get(expression.strip(), expression).split()
+    fields = EXPANDED.get(expression.strip(), expression).split()
     if len(fields) != 5:
         return expression  # the rules refuse it before this
     days = re.sub(r"(?<![/\d])[0-7](?!\d)", lambda m: DAYS[int(m.group())], fields[4])  # not a step (*/2)
@@ -139,6 +132,12 @@ export default {{
 """
     wrangler = f"// {_header(app, environment)}\n" + _json(config)
     return {"wrangler.jsonc": wrangler, "src/koyalite-entry.ts": entry, **_sources(app, "src/")}
+
+
+def wrangler_config(text: str) -> dict[str, Any]:
+    """The settings of a `wrangler.jsonc` koyalite wrote (JSON after its one comment line)."""
+    found: dict[str, Any] = json.loads(text[text.index("{") :])
+    return found
 
 
 def deno_deploy(app: EdgeApp, environment: str, project: str) -> dict[str, str]:

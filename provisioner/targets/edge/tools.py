@@ -84,10 +84,9 @@ def ensure() -> Tools:
 def bundle(tools: Tools, project: Path, out: Path) -> str:
     """One ES module from a Worker project's entry (wrangler.jsonc's `main`) and everything it imports, as wrangler
     bundles it; returns the module's text (byte-identical for the same project: paths in it are the project's)."""
-    import json
+    from provisioner.targets.edge import wrangler_config
 
-    text = (project / "wrangler.jsonc").read_text(encoding="utf-8")
-    main = json.loads(text[text.index("{") :])["main"]
+    main = wrangler_config((project / "wrangler.jsonc").read_text(encoding="utf-8"))["main"]
     argv = [
         str(tools.esbuild),
         main,
